@@ -1,0 +1,41 @@
+// The collector contract. A collector measures one concern and writes its
+// samples into a MetricSink. The runner calls Collect() on a background
+// thread, never two runs of one collector at once, each with a deadline.
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "collectors/core/deadline.h"
+#include "collectors/core/metrics.h"
+#include "collectors/core/status.h"
+
+namespace mailstack {
+
+struct CollectContext {
+  Deadline deadline;
+  // Set when the exporter shuts down or the collector is replaced by a reload.
+  // Never null.
+  const std::atomic<bool>* stop;
+
+  bool Stopping() const { return stop->load(std::memory_order_relaxed); }
+  // True when the run should end now: deadline passed or stop requested.
+  bool Done() const { return Stopping() || deadline.Expired(); }
+};
+
+class Collector {
+ public:
+  virtual ~Collector() = default;
+
+  // The families this collector may emit (for docs, tests and the landing page).
+  virtual std::vector<MetricDesc> Describe() const = 0;
+
+  // One run. Must return by ctx.deadline: every blocking call takes it.
+  // A failing item (one path, one target) is data and the run goes on; return
+  // non-OK only when the collector could not do its job at all. Should not
+  // throw; the runner catches and reports a bug if it does.
+  // Not called concurrently with itself; may keep state between runs.
+  virtual Status Collect(const CollectContext& ctx, MetricSink& sink) = 0;
+};
+
+}  // namespace mailstack

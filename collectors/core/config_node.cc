@@ -1,0 +1,254 @@
+#include "collectors/core/config_node.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace mailstack {
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
+    : ConfigNode(std::move(node), std::move(file), std::move(path), YAML::Mark::null_mark(),
+                 nullptr) {}
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path,
+                       YAML::Mark fallback,
+                       std::shared_ptr<const std::vector<std::string>> implicit)
+    : node_(std::move(node)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      fallback_mark_(fallback),
+      implicit_keys_(std::move(implicit)) {}
+
+std::string ConfigNode::Location() const {
+  YAML::Mark m = node_.IsDefined() ? node_.Mark() : fallback_mark_;
+  if (m.is_null()) m = fallback_mark_;
+  std::string out = *file_;
+  if (m.is_null()) return out;
+  out += ':';
+  out += std::to_string(m.line + 1);
+  out += ':';
+  out += std::to_string(m.column + 1);
+  return out;
+}
+
+Status ConfigNode::Error(std::string_view msg) const {
+  std::string out = Location();
+  out += ": ";
+  if (!path_.empty()) {
+    out += path_;
+    out += ": ";
+  }
+  out += msg;
+  return Status::InvalidArgument(std::move(out));
+}
+
+ConfigNode ConfigNode::WithImplicitKeys(std::vector<std::string> keys) const {
+  return ConfigNode(node_, file_, path_, fallback_mark_,
+                    std::make_shared<const std::vector<std::string>>(std::move(keys)));
+}
+
+std::string ConfigNode::KindName() const {
+  if (!node_.IsDefined()) return "nothing";
+  switch (node_.Type()) {
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Scalar: return "a scalar \"" + node_.Scalar() + "\"";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "nothing";
+  }
+}
+
+Status ConfigNode::ExpectMapAnyKeys() const { return CheckMap(nullptr); }
+
+Status ConfigNode::ExpectMap(std::initializer_list<std::string_view> allowed) const {
+  return CheckMap(&allowed);
+}
+
+Status ConfigNode::CheckMap(const std::initializer_list<std::string_view>* allowed_keys) const {
+  if (!node_.IsDefined() || node_.IsNull()) return Status::Ok();
+  if (!node_.IsMap()) return Error("must be a map (got " + KindName() + ")");
+  std::vector<std::pair<std::string, int>> seen;  // key, line
+  for (const auto& kv : node_) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    std::string child_path = path_.empty() ? key : path_ + "." + key;
+    ConfigNode key_node(kv.first, file_, child_path, node_.Mark(), nullptr);
+    if (!kv.first.IsScalar()) return key_node.Error("keys must be plain strings");
+    bool ok = allowed_keys == nullptr;
+    if (!ok) {
+      ok = std::find(allowed_keys->begin(), allowed_keys->end(), key) != allowed_keys->end();
+    }
+    if (!ok && implicit_keys_) {
+      ok = std::find(implicit_keys_->begin(), implicit_keys_->end(), key) != implicit_keys_->end();
+    }
+    if (!ok) {
+      std::string list;
+      for (auto a : *allowed_keys) {
+        if (!list.empty()) list += ", ";
+        list += a;
+      }
+      if (implicit_keys_) {
+        for (const auto& a : *implicit_keys_) {
+          if (!list.empty()) list += ", ";
+          list += a;
+        }
+      }
+      return key_node.Error("unknown key (allowed: " + list + ")");
+    }
+    for (const auto& [k, line] : seen) {
+      if (k == key) {
+        return key_node.Error("duplicate key (first defined at line " + std::to_string(line) + ")");
+      }
+    }
+    seen.emplace_back(key, kv.first.Mark().line + 1);
+  }
+  return Status::Ok();
+}
+
+ConfigNode ConfigNode::operator[](std::string_view key) const {
+  std::string child_path = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  YAML::Mark here = node_.IsDefined() && !node_.Mark().is_null() ? node_.Mark() : fallback_mark_;
+  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, here, nullptr);
+  // Iterate rather than node_[key]: const operator[] on a missing key is fine,
+  // but iteration also gives the first occurrence deterministically.
+  for (const auto& kv : node_) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+      return ConfigNode(kv.second, file_, child_path, kv.first.Mark(), nullptr);
+    }
+  }
+  return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, here, nullptr);
+}
+
+Status ConfigNode::ExpectList() const {
+  if (!node_.IsDefined() || node_.IsNull() || node_.IsSequence()) return Status::Ok();
+  return Error("must be a list (got " + KindName() + ")");
+}
+
+std::vector<ConfigNode> ConfigNode::Items() const {
+  std::vector<ConfigNode> out;
+  if (!node_.IsSequence()) return out;
+  size_t i = 0;
+  for (const auto& item : node_) {
+    out.push_back(ConfigNode(item, file_, path_ + "[" + std::to_string(i) + "]", node_.Mark(), nullptr));
+    ++i;
+  }
+  return out;
+}
+
+std::vector<ConfigNode::Entry> ConfigNode::Entries() const {
+  std::vector<Entry> out;
+  if (!node_.IsMap()) return out;
+  for (const auto& kv : node_) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    std::string child_path = path_.empty() ? key : path_ + "." + key;
+    out.push_back(Entry{key, ConfigNode(kv.first, file_, child_path, node_.Mark(), nullptr),
+                        ConfigNode(kv.second, file_, child_path, kv.first.Mark(), nullptr)});
+  }
+  return out;
+}
+
+Result<std::string> ConfigNode::Scalar(std::string_view want) const {
+  if (!node_.IsDefined()) return Error("missing required key");
+  if (!node_.IsScalar()) return Error("must be " + std::string(want) + " (got " + KindName() + ")");
+  return node_.Scalar();
+}
+
+Result<std::string> ConfigNode::AsString() const {
+  auto s = Scalar("a string");
+  if (!s.ok()) return s;
+  if (s->empty()) return Error("must not be empty");
+  return s;
+}
+
+Result<bool> ConfigNode::AsBool() const {
+  auto s = Scalar("true or false");
+  if (!s.ok()) return s.status();
+  if (*s == "true" || *s == "yes" || *s == "on") return true;
+  if (*s == "false" || *s == "no" || *s == "off") return false;
+  return Error("must be true or false (got \"" + *s + "\")");
+}
+
+Result<int64_t> ConfigNode::AsInt(int64_t min, int64_t max) const {
+  auto s = Scalar("an integer");
+  if (!s.ok()) return s.status();
+  const std::string& t = *s;
+  size_t i = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+  if (i >= t.size()) return Error("must be an integer (got \"" + t + "\")");
+  int64_t v = 0;
+  for (; i < t.size(); ++i) {
+    if (t[i] < '0' || t[i] > '9') return Error("must be an integer (got \"" + t + "\")");
+    if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) return Error("integer too large (got \"" + t + "\")");
+    v = v * 10 + (t[i] - '0');
+  }
+  if (t[0] == '-') v = -v;
+  if (v < min || v > max) {
+    return Error("must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                 " (got " + t + ")");
+  }
+  return v;
+}
+
+Result<Duration> ConfigNode::AsDuration() const {
+  auto s = Scalar("a duration");
+  if (!s.ok()) return s.status();
+  auto d = ParseDuration(*s);
+  if (!d.ok()) return Error(d.status().message());
+  return d;
+}
+
+Result<std::vector<std::string>> ConfigNode::AsStringList() const {
+  if (!node_.IsDefined()) return Error("missing required key");
+  if (!node_.IsSequence()) return Error("must be a list of strings (got " + KindName() + ")");
+  std::vector<std::string> out;
+  for (const auto& item : Items()) {
+    auto s = item.AsString();
+    if (!s.ok()) return s.status();
+    out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> ConfigNode::AsStringMap() const {
+  if (!node_.IsDefined()) return Error("missing required key");
+  if (!node_.IsMap()) return Error("must be a map of strings (got " + KindName() + ")");
+  std::map<std::string, std::string> out;
+  for (const auto& kv : node_) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    ConfigNode child(kv.second, file_, path_ + "." + key, kv.first.Mark(), nullptr);
+    if (out.count(key)) {
+      return ConfigNode(kv.first, file_, path_ + "." + key, node_.Mark(), nullptr)
+          .Error("duplicate key");
+    }
+    auto v = child.AsString();
+    if (!v.ok()) return v.status();
+    out.emplace(key, std::move(v).value());
+  }
+  return out;
+}
+
+Result<std::string> ConfigNode::AsString(std::string def) const {
+  if (!defined() || null()) return def;
+  return AsString();
+}
+Result<bool> ConfigNode::AsBool(bool def) const {
+  if (!defined() || null()) return def;
+  return AsBool();
+}
+Result<Duration> ConfigNode::AsDuration(Duration def) const {
+  if (!defined() || null()) return def;
+  return AsDuration();
+}
+
+Result<ConfigNode> ParseYaml(const std::string& text, const std::string& file_name) {
+  auto file = std::make_shared<const std::string>(file_name);
+  try {
+    YAML::Node root = YAML::Load(text);
+    return ConfigNode(root, file, "");
+  } catch (const YAML::Exception& e) {
+    std::string loc = file_name;
+    if (!e.mark.is_null()) {
+      loc += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    }
+    return Status::InvalidArgument(loc + ": " + e.msg);
+  }
+}
+
+}  // namespace mailstack

@@ -1,0 +1,40 @@
+// A point in steady time by which an operation must end. Passed by value
+// into every blocking call of a collector run.
+#pragma once
+
+#include <chrono>
+
+namespace mailstack {
+
+class Deadline {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Deadline(Clock::time_point at) : at_(at) {}
+  static Deadline After(Clock::duration d) { return Deadline(Clock::now() + d); }
+  static Deadline Never() { return Deadline(Clock::time_point::max()); }
+
+  Clock::time_point at() const { return at_; }
+  bool Expired() const { return Clock::now() >= at_; }
+  Clock::duration Remaining() const {
+    auto now = Clock::now();
+    return now >= at_ ? Clock::duration::zero() : at_ - now;
+  }
+  // Remaining time as a poll(2) timeout in ms: 0 when expired, rounded up so
+  // that a poll never returns just before the deadline and spins.
+  int RemainingPollMs() const {
+    if (at_ == Clock::time_point::max()) return -1;
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(Remaining()).count();
+    return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+  }
+  // The earlier of this deadline and `now + d`.
+  Deadline Sooner(Clock::duration d) const {
+    auto t = Clock::now() + d;
+    return Deadline(t < at_ ? t : at_);
+  }
+
+ private:
+  Clock::time_point at_;
+};
+
+}  // namespace mailstack

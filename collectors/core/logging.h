@@ -1,0 +1,51 @@
+// Structured logging to stderr in logfmt (default) or JSON, with the keys
+// ts, level, caller, msg, then the caller's fields. Thread-safe: a line is
+// formatted privately and written with one write(2).
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace mailstack {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class LogFormat { kLogfmt, kJson };
+
+struct LogField {
+  template <typename T>
+  LogField(std::string_view k, const T& v) : key(k) {
+    if constexpr (std::is_same_v<T, bool>) {
+      value = v ? "true" : "false";
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      value = std::to_string(v);
+    } else {
+      value = std::string(v);
+    }
+  }
+  std::string_view key;
+  std::string value;
+};
+
+// Parses "debug|info|warn|error" / "logfmt|json"; false on anything else.
+bool ParseLogLevel(std::string_view s, LogLevel* out);
+bool ParseLogFormat(std::string_view s, LogFormat* out);
+
+void SetLogLevel(LogLevel level);
+void SetLogFormat(LogFormat format);
+bool LogEnabled(LogLevel level);
+// Replaces the output (default: stderr). For tests; nullptr restores stderr.
+void SetLogSinkForTest(std::function<void(std::string_view line)> sink);
+
+void Log(LogLevel level, const char* file, int line, std::string_view msg,
+         std::initializer_list<LogField> fields = {});
+
+}  // namespace mailstack
+
+#define MS_LOG(level, msg, ...)                                                             \
+  do {                                                                                      \
+    if (::mailstack::LogEnabled(::mailstack::LogLevel::level))                              \
+      ::mailstack::Log(::mailstack::LogLevel::level, __FILE__, __LINE__, msg, ##__VA_ARGS__); \
+  } while (0)

@@ -1,0 +1,128 @@
+#include "collectors/filesystem_collector.h"
+
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace mailstack {
+namespace {
+
+using prometheus::MetricType;
+
+constexpr MetricDesc kSize{"mailstack_filesystem_size_bytes",
+                           "Size of the filesystem holding path, in bytes (statvfs f_blocks * f_frsize).",
+                           MetricType::Gauge};
+constexpr MetricDesc kAvail{"mailstack_filesystem_avail_bytes",
+                            "Space available to unprivileged users on the filesystem holding path, in bytes (f_bavail).",
+                            MetricType::Gauge};
+constexpr MetricDesc kFree{"mailstack_filesystem_free_bytes",
+                           "Free space on the filesystem holding path including root-reserved blocks, in bytes (f_bfree).",
+                           MetricType::Gauge};
+constexpr MetricDesc kFiles{"mailstack_filesystem_files",
+                            "Inodes on the filesystem holding path (f_files).", MetricType::Gauge};
+constexpr MetricDesc kFilesFree{"mailstack_filesystem_files_free",
+                                "Free inodes on the filesystem holding path (f_ffree).",
+                                MetricType::Gauge};
+constexpr MetricDesc kReadonly{"mailstack_filesystem_readonly",
+                               "1 if the filesystem holding path is mounted read-only.",
+                               MetricType::Gauge};
+constexpr MetricDesc kDeviceError{"mailstack_filesystem_device_error",
+                                  "1 if statvfs of path failed or did not return by the deadline.",
+                                  MetricType::Gauge};
+
+}  // namespace
+
+struct FilesystemCollector::PendingStat {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;         // guarded by mu
+  int err = 0;               // guarded by mu
+  struct statvfs st {};      // guarded by mu
+};
+
+Result<FilesystemCollector::Options> FilesystemCollector::ParseOptions(const ConfigNode& section) {
+  Options o;
+  if (auto s = section.ExpectMap({"paths"}); !s.ok()) return s;
+  auto paths = section["paths"];
+  if (paths.defined() && !paths.null()) {
+    auto list = paths.AsStringList();
+    if (!list.ok()) return list.status();
+    o.paths = std::move(list).value();
+    auto items = paths.Items();
+    for (size_t i = 0; i < o.paths.size(); ++i) {
+      if (o.paths[i][0] != '/') return items[i].Error("must be an absolute path (got \"" + o.paths[i] + "\")");
+      for (size_t j = 0; j < i; ++j) {
+        if (o.paths[j] == o.paths[i]) return items[i].Error("duplicate path \"" + o.paths[i] + "\"");
+      }
+    }
+  }
+  return o;
+}
+
+FilesystemCollector::FilesystemCollector(Options options) : options_(std::move(options)) {}
+FilesystemCollector::~FilesystemCollector() = default;
+
+std::vector<MetricDesc> FilesystemCollector::Describe() const {
+  return {kSize, kAvail, kFree, kFiles, kFilesFree, kReadonly, kDeviceError};
+}
+
+Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
+  for (const auto& desc : Describe()) sink.Declare(desc);
+  for (const auto& path : options_.paths) {
+    std::string_view p = path;
+    // A previous call for this path may still hang.
+    if (auto it = stuck_.find(path); it != stuck_.end()) {
+      std::unique_lock<std::mutex> lock(it->second->mu);
+      if (!it->second->done) {
+        lock.unlock();
+        sink.Gauge(kDeviceError, {{"path", p}}, 1);
+        continue;
+      }
+      lock.unlock();
+      stuck_.erase(it);
+    }
+    if (ctx.Done()) {
+      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      continue;
+    }
+    auto pending = std::make_shared<PendingStat>();
+    // statvfs cannot be interrupted on a hung network mount, so it runs on a
+    // detached thread that owns a reference to its result.
+    std::thread([pending, path] {
+      struct statvfs st {};
+      int rc = ::statvfs(path.c_str(), &st);
+      int err = rc == 0 ? 0 : errno;
+      std::lock_guard<std::mutex> lock(pending->mu);
+      pending->st = st;
+      pending->err = err;
+      pending->done = true;
+      pending->cv.notify_all();
+    }).detach();
+    std::unique_lock<std::mutex> lock(pending->mu);
+    if (!pending->cv.wait_until(lock, ctx.deadline.at(), [&] { return pending->done; })) {
+      lock.unlock();
+      stuck_.emplace(path, pending);
+      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      continue;
+    }
+    if (pending->err != 0) {
+      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      continue;
+    }
+    const struct statvfs& st = pending->st;
+    const double frsize = static_cast<double>(st.f_frsize ? st.f_frsize : st.f_bsize);
+    sink.Gauge(kSize, {{"path", p}}, static_cast<double>(st.f_blocks) * frsize);
+    sink.Gauge(kAvail, {{"path", p}}, static_cast<double>(st.f_bavail) * frsize);
+    sink.Gauge(kFree, {{"path", p}}, static_cast<double>(st.f_bfree) * frsize);
+    sink.Gauge(kFiles, {{"path", p}}, static_cast<double>(st.f_files));
+    sink.Gauge(kFilesFree, {{"path", p}}, static_cast<double>(st.f_ffree));
+    sink.Gauge(kReadonly, {{"path", p}}, (st.f_flag & ST_RDONLY) ? 1 : 0);
+    sink.Gauge(kDeviceError, {{"path", p}}, 0);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mailstack

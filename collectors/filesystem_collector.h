@@ -1,0 +1,40 @@
+// Space and inodes of the filesystems holding the configured paths, from
+// statvfs(3). Emits mailstack_filesystem_{size,avail,free}_bytes,
+// _files, _files_free, _readonly and _device_error, all labelled {path}.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collectors/core/collector.h"
+#include "collectors/core/config_node.h"
+
+namespace mailstack {
+
+class FilesystemCollector final : public Collector {
+ public:
+  struct Options {
+    std::vector<std::string> paths{"/", "/var/spool/postfix", "/var/mail"};
+  };
+  // Parses `collectors.filesystem`; a missing section gives the defaults.
+  static Result<Options> ParseOptions(const ConfigNode& section);
+
+  explicit FilesystemCollector(Options options);
+  ~FilesystemCollector() override;
+
+  std::vector<MetricDesc> Describe() const override;
+  Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+
+  struct PendingStat;  // one statvfs call on a helper thread (public for the .cc)
+
+ private:
+  Options options_;
+  // statvfs calls that overran a deadline (hung NFS, stuck FUSE). While one is
+  // still blocked, its path is reported as an error without starting another
+  // call, so a stuck mount costs at most one thread.
+  std::map<std::string, std::shared_ptr<PendingStat>> stuck_;
+};
+
+}  // namespace mailstack

@@ -1,0 +1,33 @@
+#include "collectors/registry.h"
+
+#include "collectors/filesystem_collector.h"
+
+namespace mailstack {
+namespace {
+
+// Parses C's options, then builds a C from them.
+template <typename C>
+Result<std::unique_ptr<Collector>> Create(const ConfigNode& section) {
+  auto options = C::ParseOptions(section);
+  if (!options.ok()) return options.status();
+  return std::unique_ptr<Collector>(std::make_unique<C>(std::move(options).value()));
+}
+
+}  // namespace
+
+const std::vector<CollectorSpec>& CollectorRegistry() {
+  static const std::vector<CollectorSpec> kRegistry = {
+      {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)",
+       &Create<FilesystemCollector>},
+  };
+  return kRegistry;
+}
+
+const CollectorSpec* FindCollector(std::string_view name) {
+  for (const auto& spec : CollectorRegistry()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+}  // namespace mailstack

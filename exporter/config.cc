@@ -1,0 +1,130 @@
+#include "exporter/config.h"
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "collectors/core/config_node.h"
+#include "collectors/registry.h"
+
+namespace mailstack {
+
+using namespace std::chrono_literals;
+
+const char kEmbeddedDefaultConfig[] = R"(# mailstack_exporter embedded default config: the local machine, Debian paths.
+defaults:
+  interval: 30s
+  timeout: 10s
+collectors:
+  filesystem:
+    paths: [/, /var/spool/postfix, /var/mail]
+)";
+
+namespace {
+
+constexpr Duration kMinInterval = 1s;
+
+struct Timing {
+  Duration interval;
+  Duration timeout;
+};
+
+// Checks timeout < interval; `at` is the node to blame.
+Status CheckTiming(const Timing& t, const ConfigNode& at) {
+  if (t.interval < kMinInterval) {
+    return at.Error("interval must be at least 1s (got " + FormatDuration(t.interval) + ")");
+  }
+  if (t.timeout <= Duration(0)) return at.Error("timeout must be greater than 0s");
+  if (t.timeout >= t.interval) {
+    return at.Error("timeout (" + FormatDuration(t.timeout) + ") must be less than interval (" +
+                    FormatDuration(t.interval) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& file_name) {
+  auto parsed = ParseYaml(text, file_name);
+  if (!parsed.ok()) return parsed.status();
+  const ConfigNode& root = *parsed;
+  if (auto s = root.ExpectMap({"defaults", "collectors"}); !s.ok()) return s;
+
+  Config cfg;
+  cfg.source = file_name;
+  auto defaults = root["defaults"];
+  if (auto s = defaults.ExpectMap({"interval", "timeout"}); !s.ok()) return s;
+  auto interval = defaults["interval"].AsDuration(30s);
+  if (!interval.ok()) return interval.status();
+  auto timeout = defaults["timeout"].AsDuration(10s);
+  if (!timeout.ok()) return timeout.status();
+  cfg.default_interval = *interval;
+  cfg.default_timeout = *timeout;
+  {
+    ConfigNode blame = defaults["timeout"].defined() ? defaults["timeout"] : defaults["interval"];
+    if (!blame.defined()) blame = defaults;
+    if (auto s = CheckTiming({*interval, *timeout}, blame); !s.ok()) return s;
+  }
+
+  auto collectors = root["collectors"];
+  if (auto s = collectors.ExpectMapAnyKeys(); !s.ok()) return s;
+  for (const auto& entry : collectors.Entries()) {
+    const std::string& name = entry.key;
+    if (FindCollector(name) == nullptr) {
+      std::string known;
+      for (const auto& spec : CollectorRegistry()) {
+        if (!known.empty()) known += ", ";
+        known += spec.name;
+      }
+      return entry.key_node.Error("unknown collector (known: " + known + ")");
+    }
+  }
+
+  for (const auto& spec : CollectorRegistry()) {
+    ConfigNode section = collectors[spec.name].WithImplicitKeys({"enabled", "interval", "timeout"});
+    bool present = section.defined();
+    if (auto s = section.ExpectMapAnyKeys(); !s.ok()) return s;
+    auto enabled = section["enabled"].AsBool(present || spec.default_enabled);
+    if (!enabled.ok()) return enabled.status();
+    if (!*enabled) {
+      cfg.disabled.emplace_back(spec.name);
+      continue;
+    }
+    auto c_interval = section["interval"].AsDuration(cfg.default_interval);
+    if (!c_interval.ok()) return c_interval.status();
+    auto c_timeout = section["timeout"].AsDuration(cfg.default_timeout);
+    if (!c_timeout.ok()) return c_timeout.status();
+    ConfigNode blame = section["timeout"].defined()    ? section["timeout"]
+                       : section["interval"].defined() ? section["interval"]
+                                                       : section;
+    if (auto s = CheckTiming({*c_interval, *c_timeout}, blame); !s.ok()) return s;
+    Result<std::unique_ptr<Collector>> created = Status::Internal("unreachable");
+    try {
+      created = spec.create(section);
+    } catch (const std::exception& e) {
+      return section.Error(std::string("invalid section: ") + e.what());
+    }
+    if (!created.ok()) return created.status();
+    cfg.collectors.push_back(CollectorConfig{std::string(spec.name), *c_interval, *c_timeout,
+                                             std::shared_ptr<Collector>(std::move(created).value())});
+  }
+  return cfg;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    if (path == kDefaultConfigPath && err == ENOENT) {
+      return ParseConfig(kEmbeddedDefaultConfig, kEmbeddedConfigName);
+    }
+    return Status::FromErrno(path, err);
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IOError(path + ": read error");
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace mailstack

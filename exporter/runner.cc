@@ -1,0 +1,217 @@
+#include "exporter/runner.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "collectors/core/logging.h"
+
+namespace mailstack {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3fs", s);
+  return buf;
+}
+
+constexpr auto kFirstRepeatLog = 1min;
+constexpr auto kMaxRepeatLog = 1h;
+
+}  // namespace
+
+struct CollectorRunner::Shared {
+  std::string name;
+  std::shared_ptr<Collector> collector;
+  Duration interval;
+  Duration timeout;
+
+  std::atomic<bool> stop{false};
+  std::mutex wake_mu;                // with wake_cv: sleeps between runs
+  std::condition_variable wake_cv;
+
+  mutable std::mutex snap_mu;
+  std::shared_ptr<const Snapshot> snapshot;  // guarded by snap_mu
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> running{false};
+  std::atomic<int64_t> run_start_ns{0};  // steady clock, valid while running
+
+  std::mutex publish_mu;
+  std::function<void()> on_publish;  // guarded by publish_mu; cleared by Stop
+
+  std::mutex exit_mu;
+  std::condition_variable exit_cv;
+  bool exited = false;  // guarded by exit_mu
+
+  // Failure logging (thread only).
+  bool failing = false;
+  uint64_t failed_runs = 0;
+  Clock::time_point next_failure_log;
+  Clock::duration failure_log_backoff = kFirstRepeatLog;
+};
+
+CollectorRunner::CollectorRunner(std::string name, std::shared_ptr<Collector> collector,
+                                 Duration interval, Duration timeout,
+                                 std::shared_ptr<const Snapshot> seed,
+                                 std::function<void()> on_publish)
+    : name_(std::move(name)), interval_(interval), timeout_(timeout), shared_(std::make_shared<Shared>()) {
+  shared_->name = name_;
+  shared_->collector = std::move(collector);
+  shared_->interval = interval;
+  shared_->timeout = timeout;
+  shared_->snapshot = std::move(seed);
+  shared_->on_publish = std::move(on_publish);
+}
+
+CollectorRunner::~CollectorRunner() { Stop(1s); }
+
+void CollectorRunner::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread(&CollectorRunner::Loop, shared_);
+}
+
+void CollectorRunner::Stop(Duration grace) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->publish_mu);
+    shared_->on_publish = nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> lock(shared_->wake_mu);
+    shared_->stop = true;
+  }
+  shared_->wake_cv.notify_all();
+  if (!thread_.joinable()) return;
+  std::unique_lock<std::mutex> lock(shared_->exit_mu);
+  if (shared_->exit_cv.wait_for(lock, grace, [&] { return shared_->exited; })) {
+    lock.unlock();
+    thread_.join();
+  } else {
+    lock.unlock();
+    MS_LOG(kWarn, "collector did not stop in time; leaving its run to finish in the background",
+           {{"collector", name_}});
+    thread_.detach();
+  }
+}
+
+CollectorRunner::View CollectorRunner::Current() const {
+  View v;
+  {
+    std::lock_guard<std::mutex> lock(shared_->snap_mu);
+    v.snapshot = shared_->snapshot;
+  }
+  if (shared_->running.load()) {
+    auto started = Clock::time_point(Clock::duration(shared_->run_start_ns.load()));
+    auto elapsed = Clock::now() - started;
+    if (elapsed > shared_->timeout) {
+      v.overrunning = true;
+      v.overrun_seconds = std::chrono::duration<double>(elapsed).count();
+    }
+  }
+  return v;
+}
+
+uint64_t CollectorRunner::Generation() const { return shared_->generation.load(); }
+
+void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
+  uint64_t run = 0;
+  double last_success = 0;
+  {
+    std::lock_guard<std::mutex> lock(s->snap_mu);
+    if (s->snapshot) {
+      run = s->snapshot->run;
+      last_success = s->snapshot->last_success_unix;
+    }
+  }
+  const std::string help_suffix = " Refreshed every " + FormatDuration(s->interval) + ".";
+  auto next = Clock::now();
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(s->wake_mu);
+      s->wake_cv.wait_until(lock, next, [&] { return s->stop.load(); });
+    }
+    if (s->stop) break;
+
+    const auto start = Clock::now();
+    s->run_start_ns = start.time_since_epoch().count();
+    s->running = true;
+    CollectContext ctx{Deadline(start + s->timeout), &s->stop};
+    MetricSink sink;
+    Status status;
+    try {
+      status = s->collector->Collect(ctx, sink);
+    } catch (const std::exception& e) {
+      status = Status::Internal(std::string("bug: collector threw an exception: ") + e.what());
+    } catch (...) {
+      status = Status::Internal("bug: collector threw a non-standard exception");
+    }
+    const auto end = Clock::now();
+    s->running = false;
+    if (s->stop) break;  // partial results of an interrupted run are not published
+    const double duration = std::chrono::duration<double>(end - start).count();
+    if (status.ok() && end > ctx.deadline.at()) {
+      status = Status::DeadlineExceeded("run took " + Seconds(duration) + ", longer than its timeout " +
+                                        FormatDuration(s->timeout));
+    }
+
+    auto snap = std::make_shared<Snapshot>();
+    snap->families = sink.Take();
+    for (auto& f : snap->families) f.help += help_suffix;
+    snap->success = status.ok();
+    snap->error = status.ok() ? std::string() : status.message();
+    snap->duration_seconds = duration;
+    snap->end_unix = WallNow();
+    if (status.ok()) last_success = snap->end_unix;
+    snap->last_success_unix = last_success;
+    snap->run = ++run;
+    {
+      std::lock_guard<std::mutex> lock(s->snap_mu);
+      s->snapshot = std::move(snap);
+    }
+    s->generation.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(s->publish_mu);
+      if (s->on_publish) s->on_publish();
+    }
+
+    // Log a failure once, then at growing intervals, and the recovery once.
+    if (!status.ok()) {
+      ++s->failed_runs;
+      if (!s->failing) {
+        s->failing = true;
+        s->failure_log_backoff = kFirstRepeatLog;
+        s->next_failure_log = end + s->failure_log_backoff;
+        MS_LOG(kError, "collector failed",
+               {{"collector", s->name}, {"duration", Seconds(duration)}, {"err", status.message()}});
+      } else if (end >= s->next_failure_log) {
+        s->failure_log_backoff = std::min<Clock::duration>(s->failure_log_backoff * 2, kMaxRepeatLog);
+        s->next_failure_log = end + s->failure_log_backoff;
+        MS_LOG(kError, "collector still failing",
+               {{"collector", s->name}, {"failed_runs", s->failed_runs},
+                {"duration", Seconds(duration)}, {"err", status.message()}});
+      }
+    } else if (s->failing) {
+      MS_LOG(kInfo, "collector recovered", {{"collector", s->name}, {"failed_runs", s->failed_runs}});
+      s->failing = false;
+      s->failed_runs = 0;
+    }
+
+    // Drift-free: keep the phase of the first run, skip missed ticks.
+    next += s->interval;
+    const auto now = Clock::now();
+    if (next <= now) {
+      const auto behind = now - next;
+      next += (behind / s->interval + 1) * s->interval;
+    }
+  }
+  std::lock_guard<std::mutex> lock(s->exit_mu);
+  s->exited = true;
+  s->exit_cv.notify_all();
+}
+
+}  // namespace mailstack

@@ -1,0 +1,84 @@
+// Runs one collector in the background on its own interval and keeps the
+// latest result as an immutable snapshot. A scrape only reads snapshots.
+//
+// Schedule: drift-free (run k starts at start + k*interval); a run that
+// overruns skips the ticks it missed; runs never overlap. Each run gets a
+// deadline of `timeout`. A run still going past its deadline is reported as
+// failed at scrape time without waiting for it; a collector that throws
+// counts as a failed run and the runner goes on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+#include "collectors/core/collector.h"
+#include "collectors/core/duration.h"
+
+namespace mailstack {
+
+// The result of one finished run. Immutable once published.
+struct Snapshot {
+  std::vector<prometheus::MetricFamily> families;
+  bool success = false;
+  std::string error;               // empty on success
+  double duration_seconds = 0;
+  double end_unix = 0;             // wall-clock end of the run
+  double last_success_unix = 0;    // 0 until the first successful run
+  uint64_t run = 0;                // 1 for the first run of this collector
+};
+
+class CollectorRunner {
+ public:
+  // `seed` (may be null) is the last snapshot of the collector this one
+  // replaces on reload, served until the first run of this one finishes.
+  // `on_publish` is called after each new snapshot (any thread).
+  CollectorRunner(std::string name, std::shared_ptr<Collector> collector, Duration interval,
+                  Duration timeout, std::shared_ptr<const Snapshot> seed,
+                  std::function<void()> on_publish);
+  // Stops with a 1s grace (see Stop).
+  ~CollectorRunner();
+
+  CollectorRunner(const CollectorRunner&) = delete;
+  CollectorRunner& operator=(const CollectorRunner&) = delete;
+
+  void Start();
+  // Asks the run to stop and waits up to `grace` for the thread; a thread
+  // stuck in a collector after that is detached (it owns what it uses).
+  void Stop(Duration grace);
+
+  struct View {
+    std::shared_ptr<const Snapshot> snapshot;  // null before the first run
+    bool overrunning = false;  // a run is going past its deadline right now
+    double overrun_seconds = 0;  // how long that run has been going
+  };
+  // Thread-safe, never blocks on a run.
+  View Current() const;
+  // Increases with every published snapshot (overrunning is not counted:
+  // read it from Current()).
+  uint64_t Generation() const;
+
+  const std::string& name() const { return name_; }
+  Duration interval() const { return interval_; }
+  Duration timeout() const { return timeout_; }
+
+ private:
+  struct Shared;  // state shared with the (possibly detached) thread
+  static void Loop(std::shared_ptr<Shared> s);
+
+  const std::string name_;
+  const Duration interval_;
+  const Duration timeout_;
+  std::shared_ptr<Shared> shared_;
+  std::thread thread_;
+};
+
+}  // namespace mailstack
