@@ -25,20 +25,20 @@ namespace {
 
 constexpr Duration kMinInterval = 1s;
 
-struct Timing {
-  Duration interval;
-  Duration timeout;
-};
-
-// Checks timeout < interval; `at` is the node to blame.
-Status CheckTiming(const Timing& t, const ConfigNode& at) {
-  if (t.interval < kMinInterval) {
-    return at.Error("interval must be at least 1s (got " + FormatDuration(t.interval) + ")");
+// Checks 1s <= interval and 0 < timeout < interval. Errors point at the key
+// that is set in this section (`interval_at`/`timeout_at` may be undefined,
+// then `section_at` is blamed).
+Status CheckTiming(Duration interval, Duration timeout, const ConfigNode& interval_at,
+                   const ConfigNode& timeout_at, const ConfigNode& section_at) {
+  const ConfigNode& i_at = interval_at.defined() ? interval_at : section_at;
+  const ConfigNode& t_at = timeout_at.defined() ? timeout_at : i_at;
+  if (interval < kMinInterval) {
+    return i_at.Error("interval must be at least 1s (got " + FormatDuration(interval) + ")");
   }
-  if (t.timeout <= Duration(0)) return at.Error("timeout must be greater than 0s");
-  if (t.timeout >= t.interval) {
-    return at.Error("timeout (" + FormatDuration(t.timeout) + ") must be less than interval (" +
-                    FormatDuration(t.interval) + ")");
+  if (timeout <= Duration(0)) return t_at.Error("timeout must be greater than 0s");
+  if (timeout >= interval) {
+    return t_at.Error("timeout (" + FormatDuration(timeout) + ") must be less than interval (" +
+                      FormatDuration(interval) + ")");
   }
   return Status::Ok();
 }
@@ -61,10 +61,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
   if (!timeout.ok()) return timeout.status();
   cfg.default_interval = *interval;
   cfg.default_timeout = *timeout;
-  {
-    ConfigNode blame = defaults["timeout"].defined() ? defaults["timeout"] : defaults["interval"];
-    if (!blame.defined()) blame = defaults;
-    if (auto s = CheckTiming({*interval, *timeout}, blame); !s.ok()) return s;
+  if (auto s = CheckTiming(*interval, *timeout, defaults["interval"], defaults["timeout"], defaults);
+      !s.ok()) {
+    return s;
   }
 
   auto collectors = root["collectors"];
@@ -95,10 +94,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
     if (!c_interval.ok()) return c_interval.status();
     auto c_timeout = section["timeout"].AsDuration(cfg.default_timeout);
     if (!c_timeout.ok()) return c_timeout.status();
-    ConfigNode blame = section["timeout"].defined()    ? section["timeout"]
-                       : section["interval"].defined() ? section["interval"]
-                                                       : section;
-    if (auto s = CheckTiming({*c_interval, *c_timeout}, blame); !s.ok()) return s;
+    if (auto s = CheckTiming(*c_interval, *c_timeout, section["interval"], section["timeout"], section);
+        !s.ok()) {
+      return s;
+    }
     Result<std::unique_ptr<Collector>> created = Status::Internal("unreachable");
     try {
       created = spec.create(section);

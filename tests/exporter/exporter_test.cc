@@ -1,0 +1,169 @@
+#include "exporter/exporter.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/support/func_collector.h"
+
+namespace mailstack {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FuncCollector;
+
+constexpr MetricDesc kShared{"test_shared", "Emitted by two collectors.", prometheus::MetricType::Gauge};
+constexpr MetricDesc kOwn{"test_own", "Help with a backslash \\ and a\nnewline.", prometheus::MetricType::Gauge};
+
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+Config TwoCollectors(std::shared_ptr<Collector> a, std::shared_ptr<Collector> b) {
+  Config cfg;
+  cfg.source = "test";
+  cfg.collectors.push_back({"alpha", 10s, 5s, std::move(a)});
+  cfg.collectors.push_back({"beta", 10s, 100ms, std::move(b)});
+  return cfg;
+}
+
+TEST(ExporterTest, MergesSameNamedFamiliesAndEscapesHelp) {
+  auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
+    s.Gauge(kShared, {{"from", "alpha"}}, 1);
+    s.Gauge(kOwn, {}, 3);
+    return Status::Ok();
+  });
+  auto b = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
+    s.Gauge(kShared, {{"from", "beta"}}, 2);
+    return Status::Ok();
+  });
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
+  ASSERT_TRUE(WaitFor([&] { return Count(e.RenderMetrics(), "mailstack_collector_success{") == 2; }));
+  std::string text = e.RenderMetrics();
+  EXPECT_EQ(Count(text, "# TYPE test_shared gauge"), 1u) << text;
+  EXPECT_NE(text.find("test_shared{from=\"alpha\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_shared{from=\"beta\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# HELP test_own Help with a backslash \\\\ and a\\nnewline. Refreshed every 10s.\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("mailstack_collector_success{collector=\"alpha\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("mailstack_collector_success{collector=\"beta\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 1\n"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(text, std::regex("mailstack_exporter_build_info\\{version=\"[0-9.]+\",revision=\"[^\"]+\",compiler=\"[^\"]+\"\\} 1\n")));
+  EXPECT_NE(text.find("\nprocess_resident_memory_bytes "), std::string::npos);
+  EXPECT_NE(text.find("\nprocess_cpu_seconds_total "), std::string::npos);
+  EXPECT_NE(text.find("\nprocess_open_fds "), std::string::npos);
+}
+
+TEST(ExporterTest, OverrunningCollectorOnlyTurnsItsOwnSuccessToZero) {
+  std::atomic<bool> release{false};
+  auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
+    s.Gauge(kShared, {{"from", "alpha"}}, 1);
+    return Status::Ok();
+  });
+  std::atomic<int> runs{0};
+  auto b = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& s) {
+    if (++runs > 0) {
+      while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
+    }
+    s.Gauge(kShared, {{"from", "beta"}}, 2);
+    return Status::Ok();
+  });
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    return e.RenderMetrics().find("mailstack_collector_success{collector=\"beta\"} 0\n") != std::string::npos;
+  }));
+  auto t0 = std::chrono::steady_clock::now();
+  std::string text = e.RenderMetrics();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
+  EXPECT_NE(text.find("mailstack_collector_success{collector=\"alpha\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_shared{from=\"alpha\"} 1\n"), std::string::npos);
+  EXPECT_EQ(text.find("from=\"beta\""), std::string::npos);  // its data is not served while stuck
+  EXPECT_NE(text.find("mailstack_collector_last_success_timestamp_seconds{collector=\"beta\"} 0\n"),
+            std::string::npos);
+  release = true;
+}
+
+TEST(ExporterTest, DisableExporterMetricsDropsProcessMetrics) {
+  Exporter::Options o;
+  o.exporter_metrics = false;
+  Exporter e(o);
+  Config cfg;
+  cfg.source = "test";
+  ASSERT_TRUE(e.Apply(cfg).ok());
+  std::string text = e.RenderMetrics();
+  EXPECT_EQ(text.find("process_"), std::string::npos) << text;
+  EXPECT_NE(text.find("mailstack_exporter_build_info{"), std::string::npos);
+}
+
+TEST(ExporterTest, BadReloadKeepsTheRunningConfig) {
+  std::string path = ::testing::TempDir() + "/mailstack_reload_test.yml";
+  {
+    std::ofstream out(path);
+    out << "collectors:\n  filesystem:\n    interval: 1s\n    timeout: 500ms\n    paths: [/]\n";
+  }
+  Exporter::Options o;
+  o.config_path = path;
+  Exporter e(o);
+  EXPECT_FALSE(e.ready());
+  ASSERT_TRUE(e.Reload().ok());
+  EXPECT_TRUE(e.ready());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/\"}") != std::string::npos; }));
+  {
+    std::ofstream out(path);
+    out << "collectors:\n  filesystem:\n    paths: [/]\n    colour: blue\n";
+  }
+  Status s = e.Reload();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), path + ":4:5: collectors.filesystem.colour: unknown key (allowed: paths, enabled, interval, timeout)");
+  std::string text = e.RenderMetrics();
+  EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 0\n"), std::string::npos);
+  EXPECT_NE(text.find("mailstack_filesystem_size_bytes{path=\"/\"}"), std::string::npos);
+  EXPECT_NE(text.find("mailstack_collector_success{collector=\"filesystem\"} 1\n"), std::string::npos);
+  EXPECT_TRUE(e.ready());
+  // A good reload switches back to 1 and applies the new config.
+  {
+    std::ofstream out(path);
+    out << "collectors:\n  filesystem:\n    paths: [/tmp]\n";
+  }
+  ASSERT_TRUE(e.Reload().ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/tmp\"}") != std::string::npos; }));
+  text = e.RenderMetrics();
+  EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 1\n"), std::string::npos);
+  EXPECT_EQ(text.find("mailstack_filesystem_size_bytes{path=\"/\"}"), std::string::npos);
+}
+
+TEST(ExporterTest, LandingPageListsCollectorsWithStatus) {
+  auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) { return Status::Ok(); });
+  auto b = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) {
+    return Status::NotFound("showq <socket>: No such file");
+  });
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderLanding("/metrics").find("failed") != std::string::npos; }));
+  std::string html = e.RenderLanding("/metrics");
+  EXPECT_NE(html.find("<a href=\"/metrics\">Metrics</a>"), std::string::npos);
+  EXPECT_NE(html.find("<td>alpha</td><td>10s</td><td>5s</td><td class=\"ok\">ok</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("showq &lt;socket&gt;: No such file"), std::string::npos) << html;
+}
+
+}  // namespace
+}  // namespace mailstack

@@ -1,0 +1,244 @@
+#include "exporter/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/func_collector.h"
+
+namespace mailstack {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FuncCollector;
+using Clock = std::chrono::steady_clock;
+
+constexpr MetricDesc kValue{"test_value", "A test value.", prometheus::MetricType::Gauge};
+
+// Polls until pred() or 5s; returns pred().
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds limit = 5000ms) {
+  auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+TEST(RunnerTest, PublishesSnapshotOfARun) {
+  auto c = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& sink) {
+    sink.Gauge(kValue, {{"path", "/"}}, 42);
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 10s, 1s, nullptr, nullptr);
+  EXPECT_EQ(r.Current().snapshot, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
+  auto snap = r.Current().snapshot;
+  EXPECT_TRUE(snap->success);
+  EXPECT_EQ(snap->error, "");
+  EXPECT_EQ(snap->run, 1u);
+  EXPECT_GT(snap->last_success_unix, 1.7e9);
+  ASSERT_EQ(snap->families.size(), 1u);
+  EXPECT_EQ(snap->families[0].name, "test_value");
+  EXPECT_EQ(snap->families[0].help, "A test value. Refreshed every 10s.");
+  ASSERT_EQ(snap->families[0].metric.size(), 1u);
+  EXPECT_EQ(snap->families[0].metric[0].gauge.value, 42);
+  EXPECT_EQ(snap->families[0].metric[0].label[0].value, "/");
+  EXPECT_EQ(r.Generation(), 1u);
+}
+
+TEST(RunnerTest, DeadlineIsTheTimeoutFromRunStart) {
+  std::atomic<int64_t> remaining_ms{-1};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink&) {
+    remaining_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline.Remaining()).count();
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 10s, 3s, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return remaining_ms >= 0; }));
+  EXPECT_LE(remaining_ms, 3000);
+  EXPECT_GT(remaining_ms, 2000);
+}
+
+TEST(RunnerTest, ThrowingCollectorIsAFailedRunAndTheRunnerGoesOn) {
+  std::atomic<int> runs{0};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink& sink) -> Status {
+    if (++runs == 1) throw std::runtime_error("boom");
+    sink.Gauge(kValue, {}, runs);
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 100ms, 50ms, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run == 1; }));
+  auto first = r.Current().snapshot;
+  EXPECT_FALSE(first->success);
+  EXPECT_EQ(first->error, "bug: collector threw an exception: boom");
+  EXPECT_EQ(first->last_success_unix, 0);
+  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run >= 2; }));
+  EXPECT_TRUE(r.Current().snapshot->success);
+}
+
+TEST(RunnerTest, OverrunIsReportedAtOnceWithoutWaitingForTheRun) {
+  std::atomic<bool> release{false};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& sink) {
+    // Ignores its deadline on purpose, like a buggy collector stuck in I/O.
+    while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
+    sink.Gauge(kValue, {}, 1);
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 10s, 100ms, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return r.Current().overrunning; }));
+  auto t0 = Clock::now();
+  auto v = r.Current();
+  EXPECT_LT(Clock::now() - t0, 50ms);  // reading never waits on the run
+  EXPECT_TRUE(v.overrunning);
+  EXPECT_GE(v.overrun_seconds, 0.1);
+  EXPECT_EQ(v.snapshot, nullptr);
+  release = true;
+  ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
+  auto snap = r.Current().snapshot;
+  EXPECT_FALSE(snap->success);
+  EXPECT_NE(snap->error.find("longer than its timeout 100ms"), std::string::npos) << snap->error;
+  EXPECT_FALSE(r.Current().overrunning);
+}
+
+TEST(RunnerTest, RunsNeverOverlapAndMissedTicksAreSkipped) {
+  std::atomic<int> active{0}, max_active{0}, runs{0};
+  std::mutex mu;
+  std::vector<Clock::time_point> starts;
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink&) {
+    int a = ++active;
+    int m = max_active;
+    while (a > m && !max_active.compare_exchange_weak(m, a)) {}
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      starts.push_back(Clock::now());
+    }
+    std::this_thread::sleep_for(250ms);  // longer than the interval
+    --active;
+    ++runs;
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 100ms, 90ms, nullptr, nullptr);
+  r.Start();
+  std::this_thread::sleep_for(1050ms);
+  r.Stop(1s);
+  EXPECT_EQ(max_active.load(), 1);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_GE(starts.size(), 2u);
+  // A catch-up scheduler would start runs back to back (0, 250, 500, ...);
+  // skipping missed ticks starts them on the 100ms grid (0, 300, 600, 900).
+  EXPECT_LE(starts.size(), 4u);
+  for (size_t i = 1; i < starts.size(); ++i) {
+    auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[i - 1]).count();
+    EXPECT_GE(gap, 250);
+    auto offset = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[0]).count() % 100;
+    EXPECT_LT(offset, 60) << "run " << i << " is off the 100ms grid";
+  }
+}
+
+TEST(RunnerTest, ScheduleDoesNotDrift) {
+  std::mutex mu;
+  std::vector<Clock::time_point> starts;
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink&) {
+    std::this_thread::sleep_for(20ms);  // work time must not add up
+    std::lock_guard<std::mutex> lock(mu);
+    starts.push_back(Clock::now());
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 50ms, 40ms, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return starts.size() >= 11; }));
+  r.Stop(1s);
+  std::lock_guard<std::mutex> lock(mu);
+  auto span = std::chrono::duration_cast<std::chrono::milliseconds>(starts[10] - starts[0]).count();
+  // 10 intervals of 50ms; a drifting schedule would take 10 * 70ms = 700ms.
+  EXPECT_GE(span, 480);
+  EXPECT_LT(span, 650);
+}
+
+TEST(RunnerTest, OnlyTheLatestSnapshotIsKept) {
+  std::atomic<int> runs{0};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink& sink) {
+    sink.Gauge(kValue, {}, ++runs);
+    return Status::Ok();
+  });
+  CollectorRunner r("test", c, 20ms, 10ms, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run >= 5; }));
+  r.Stop(1s);
+  auto snap = r.Current().snapshot;
+  ASSERT_EQ(snap->families.size(), 1u);
+  ASSERT_EQ(snap->families[0].metric.size(), 1u);
+  EXPECT_EQ(snap->families[0].metric[0].gauge.value, static_cast<double>(snap->run));
+  EXPECT_EQ(r.Generation(), snap->run);
+}
+
+TEST(RunnerTest, SeedIsServedUntilTheFirstRunAndRunsContinueCounting) {
+  auto seed = std::make_shared<Snapshot>();
+  seed->success = true;
+  seed->run = 7;
+  seed->last_success_unix = 1234;
+  std::atomic<bool> release{false};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink&) {
+    while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
+    return Status::Unavailable("socket gone");
+  });
+  CollectorRunner r("test", c, 10s, 5s, seed, nullptr);
+  r.Start();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(r.Current().snapshot->run, 7u);
+  release = true;
+  ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot->run == 8; }));
+  EXPECT_FALSE(r.Current().snapshot->success);
+  EXPECT_EQ(r.Current().snapshot->error, "socket gone");
+  EXPECT_EQ(r.Current().snapshot->last_success_unix, 1234);  // kept from before the reload
+}
+
+TEST(RunnerTest, StopSignalsTheRunAndDoesNotHangOnAStuckCollector) {
+  auto cooperative = std::make_shared<FuncCollector>([](const CollectContext& ctx, MetricSink&) {
+    while (!ctx.Stopping()) std::this_thread::sleep_for(1ms);
+    return Status::Ok();
+  });
+  CollectorRunner a("coop", cooperative, 10s, 5s, nullptr, nullptr);
+  a.Start();
+  std::this_thread::sleep_for(20ms);
+  auto t0 = Clock::now();
+  a.Stop(5s);
+  EXPECT_LT(Clock::now() - t0, 500ms);
+
+  auto stuck = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) {
+    std::this_thread::sleep_for(1500ms);  // ignores stop and deadline
+    return Status::Ok();
+  });
+  auto b = std::make_unique<CollectorRunner>("stuck", stuck, 10s, 5s, nullptr, nullptr);
+  b->Start();
+  std::this_thread::sleep_for(20ms);
+  t0 = Clock::now();
+  b->Stop(100ms);
+  EXPECT_LT(Clock::now() - t0, 600ms);
+  b.reset();  // the detached run owns what it needs
+  std::this_thread::sleep_for(1600ms);  // let it finish inside the test
+}
+
+TEST(RunnerTest, OnPublishIsCalledPerSnapshot) {
+  std::atomic<int> published{0};
+  auto c = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) { return Status::Ok(); });
+  CollectorRunner r("test", c, 20ms, 10ms, nullptr, [&] { ++published; });
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return published >= 3; }));
+  r.Stop(1s);
+  int after = published;
+  std::this_thread::sleep_for(60ms);
+  EXPECT_EQ(published.load(), after);
+}
+
+}  // namespace
+}  // namespace mailstack
