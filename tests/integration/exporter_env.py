@@ -1,0 +1,62 @@
+"""Shared set-up for integration tests that run the real mailstack_exporter.
+
+The binary is $MAILSTACK_EXPORTER_BIN (set by ctest) or build/mailstack_exporter.
+"""
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MAILSTACK_EXPORTER_BIN", os.path.join(REPO, "build", "mailstack_exporter"))
+
+
+def http(url, method="GET", timeout=10):
+    """(status, headers dict with lower-case names, body str); status 0 if the connection failed."""
+    req = urllib.request.Request(url, method=method, data=b"" if method in ("POST", "PUT") else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, {}, ""
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} from exposition text (no escapes in our test labels)."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        labels = {}
+        if "{" in name_labels:
+            name, _, rest = name_labels.partition("{")
+            for part in rest.rstrip("}").split('",'):
+                if part:
+                    k, _, v = part.partition('="')
+                    labels[k] = v.rstrip('"')
+        else:
+            name = name_labels
+        out[(name, frozenset(labels.items()))] = float(value)
+    return out
+
+
+def sample(metrics, name, **labels):
+    return metrics.get((name, frozenset(labels.items())))
+
+
+def wait(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def run(argv, timeout=30):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
