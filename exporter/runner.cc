@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <exception>
 
+#include <prometheus/check_names.h>
+
+#include <set>
+
 #include "collectors/core/logging.h"
 
 namespace mailstack {
@@ -19,6 +23,38 @@ std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3fs", s);
   return buf;
+}
+
+// A collector's output must serialize into valid exposition text: valid
+// names, no duplicate series. Anything else is a bug in that collector, and
+// must not break the scrape for the others.
+Status ValidateFamilies(const std::vector<prometheus::MetricFamily>& families) {
+  std::set<std::string> names;
+  for (const auto& f : families) {
+    if (!prometheus::CheckMetricName(f.name)) {
+      return Status::Internal("bug: collector emitted an invalid metric name \"" + f.name + "\"");
+    }
+    if (!names.insert(f.name).second) {
+      return Status::Internal("bug: collector emitted the family \"" + f.name + "\" twice");
+    }
+    std::set<std::string> series;
+    for (const auto& m : f.metric) {
+      std::string key;
+      for (const auto& l : m.label) {
+        if (!prometheus::CheckLabelName(l.name) || l.name == "le" || l.name == "quantile") {
+          return Status::Internal("bug: collector emitted an invalid label name \"" + l.name + "\" on " + f.name);
+        }
+        key += l.name;
+        key += '\0';
+        key += l.value;
+        key += '\0';
+      }
+      if (!series.insert(key).second) {
+        return Status::Internal("bug: collector emitted a duplicate series of " + f.name);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 constexpr auto kFirstRepeatLog = 1min;
@@ -161,6 +197,10 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
 
     auto snap = std::make_shared<Snapshot>();
     snap->families = sink.Take();
+    if (Status valid = ValidateFamilies(snap->families); !valid.ok()) {
+      snap->families.clear();  // unserializable: serve none of it
+      status = valid;
+    }
     for (auto& f : snap->families) f.help += help_suffix;
     snap->success = status.ok();
     snap->error = status.ok() ? std::string() : status.message();

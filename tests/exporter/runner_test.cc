@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "collectors/core/logging.h"
 #include "tests/support/func_collector.h"
 
 namespace mailstack {
@@ -238,6 +239,78 @@ TEST(RunnerTest, OnPublishIsCalledPerSnapshot) {
   int after = published;
   std::this_thread::sleep_for(60ms);
   EXPECT_EQ(published.load(), after);
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+TEST(RunnerLogTest, FailureIsLoggedOnceAndRecoveryOnce) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](std::string_view l) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(l);
+  });
+  std::atomic<int> runs{0};
+  auto c = std::make_shared<testing::FuncCollector>([&](const CollectContext&, MetricSink&) {
+    return ++runs <= 5 ? Status::PermissionDenied("showq /x: connect: Permission denied") : Status::Ok();
+  });
+  CollectorRunner r("postfix_queue", c, 20ms, 10ms, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return runs >= 8; }));
+  r.Stop(1s);
+  SetLogSinkForTest(nullptr);
+  std::lock_guard<std::mutex> lock(mu);
+  std::vector<std::string> ours;
+  for (const auto& l : lines) {
+    if (l.find("collector=postfix_queue") != std::string::npos) ours.push_back(l);
+  }
+  ASSERT_EQ(ours.size(), 2u) << ::testing::PrintToString(ours);
+  EXPECT_NE(ours[0].find("level=error"), std::string::npos);
+  EXPECT_NE(ours[0].find("msg=\"collector failed\" collector=postfix_queue duration="), std::string::npos) << ours[0];
+  EXPECT_NE(ours[0].find("err=\"showq /x: connect: Permission denied\""), std::string::npos) << ours[0];
+  EXPECT_NE(ours[1].find("level=info"), std::string::npos);
+  EXPECT_NE(ours[1].find("msg=\"collector recovered\" collector=postfix_queue failed_runs=5"), std::string::npos)
+      << ours[1];
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+TEST(RunnerTest, GarbageOutputFailsTheRunAndIsNotServed) {
+  constexpr MetricDesc kBadName{"bad-name", "x", prometheus::MetricType::Gauge};
+  constexpr MetricDesc kGood{"good_metric", "x", prometheus::MetricType::Gauge};
+  const std::vector<std::pair<std::function<void(MetricSink&)>, std::string>> cases = {
+      {[&](MetricSink& s) { s.Gauge(kBadName, {}, 1); }, "bug: collector emitted an invalid metric name \"bad-name\""},
+      {[&](MetricSink& s) { s.Gauge(kGood, {{"bad label", "v"}}, 1); },
+       "bug: collector emitted an invalid label name \"bad label\" on good_metric"},
+      {[&](MetricSink& s) { s.Gauge(kGood, {{"__name", "v"}}, 1); },
+       "bug: collector emitted an invalid label name \"__name\" on good_metric"},
+      {[&](MetricSink& s) {
+         s.Gauge(kGood, {{"path", "/"}}, 1);
+         s.Gauge(kGood, {{"path", "/"}}, 2);
+       },
+       "bug: collector emitted a duplicate series of good_metric"},
+  };
+  for (const auto& [emit, message] : cases) {
+    auto c = std::make_shared<testing::FuncCollector>([&](const CollectContext&, MetricSink& s) {
+      emit(s);
+      return Status::Ok();
+    });
+    CollectorRunner r("garbage", c, 10s, 1s, nullptr, nullptr);
+    r.Start();
+    ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
+    auto snap = r.Current().snapshot;
+    EXPECT_FALSE(snap->success);
+    EXPECT_EQ(snap->error, message);
+    EXPECT_TRUE(snap->families.empty());
+  }
 }
 
 }  // namespace
