@@ -39,18 +39,9 @@ std::string Timestamp() {
   return buf;
 }
 
-void AppendLogfmtValue(std::string& out, std::string_view v) {
-  bool quote = v.empty();
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      quote = true;
-      break;
-    }
-  }
-  if (!quote) {
-    out += v;
-    return;
-  }
+// Appends v in double quotes with ", \\ and control characters escaped;
+// other control characters use `control_format` (\\x%02x or \\u%04x).
+void AppendQuoted(std::string& out, std::string_view v, const char* control_format) {
   out += '"';
   for (char c : v) {
     switch (c) {
@@ -62,7 +53,7 @@ void AppendLogfmtValue(std::string& out, std::string_view v) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char b[8];
-          std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned char>(c));
+          std::snprintf(b, sizeof b, control_format, static_cast<unsigned char>(c));
           out += b;
         } else {
           out += c;
@@ -72,27 +63,19 @@ void AppendLogfmtValue(std::string& out, std::string_view v) {
   out += '"';
 }
 
-void AppendJsonString(std::string& out, std::string_view v) {
-  out += '"';
+void AppendLogfmtValue(std::string& out, std::string_view v) {
+  bool quote = v.empty();
   for (char c : v) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned char>(c));
-          out += b;
-        } else {
-          out += c;
-        }
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      quote = true;
+      break;
     }
   }
-  out += '"';
+  if (quote) AppendQuoted(out, v, "\\x%02x");
+  else out += v;
 }
+
+void AppendJsonString(std::string& out, std::string_view v) { AppendQuoted(out, v, "\\u%04x"); }
 
 std::string_view Basename(const char* file) {
   std::string_view f(file);
