@@ -72,7 +72,7 @@ def main():
             "--log.level=warn"], ready=lambda: labmod.port_listening(ours_port))
         base = lab.start_process("postfix_exporter", [
             "prometheus-postfix-exporter", "--web.listen-address=127.0.0.1:%d" % base_port,
-            "--postfix.showq_path=" + lab.showq_path, "--postfix.logfile_path=" + lab.maillog],
+            "--postfix.showq_path=" + lab.showq_socket, "--postfix.logfile_path=" + lab.maillog],
             ready=lambda: labmod.port_listening(base_port))
         results = [
             measure("prometheus-postfix-exporter", base.pid, "http://127.0.0.1:%d/metrics" % base_port,
