@@ -9,6 +9,7 @@
 #include "collectors/core/logging.h"
 #include "collectors/core/metrics.h"
 #include "collectors/registry.h"
+#include "exporter/exposition.h"
 #include "exporter/process_metrics.h"
 
 #ifndef MAILSTACK_VERSION
@@ -84,21 +85,6 @@ std::vector<prometheus::MetricFamily> MergeFamilies(
     dst.metric.insert(dst.metric.end(), f->metric.begin(), f->metric.end());
   }
   return out;
-}
-
-prometheus::MetricFamily NewFamily(const MetricDesc& d) {
-  prometheus::MetricFamily f;
-  f.name = std::string(d.name);
-  f.help = EscapeHelp(d.help);
-  f.type = d.type;
-  return f;
-}
-
-prometheus::ClientMetric GaugeSample(std::vector<prometheus::ClientMetric::Label> labels, double v) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = v;
-  return m;
 }
 
 }  // namespace
@@ -180,36 +166,40 @@ void Exporter::Shutdown() {
 
 void Exporter::AppendSelfMetrics(const RunnerList& runners,
                                  const std::vector<CollectorRunner::View>& views,
-                                 std::vector<prometheus::MetricFamily>* out) const {
+                                 std::string* out) const {
   const auto& build = GetBuildInfo();
-  auto info = NewFamily(kBuildInfo);
-  info.metric.push_back(GaugeSample(
-      {{"version", build.version}, {"revision", build.revision}, {"compiler", build.compiler}}, 1));
-  out->push_back(std::move(info));
+  AppendHeader(out, kBuildInfo);
+  AppendSample(out, kBuildInfo.name,
+               {{"version", build.version}, {"revision", build.revision}, {"compiler", build.compiler}}, 1);
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    auto ok = NewFamily(kReloadOk);
-    ok.metric.push_back(GaugeSample({}, last_reload_ok_ ? 1 : 0));
-    out->push_back(std::move(ok));
-    auto ts = NewFamily(kReloadTime);
-    ts.metric.push_back(GaugeSample({}, last_reload_success_unix_));
-    out->push_back(std::move(ts));
+    AppendMetric(out, kReloadOk, last_reload_ok_ ? 1 : 0);
+    AppendMetric(out, kReloadTime, last_reload_success_unix_);
   }
-  auto success = NewFamily(kSuccess);
-  auto duration = NewFamily(kDuration);
-  auto last = NewFamily(kLastSuccess);
-  for (size_t i = 0; i < runners.size(); ++i) {
-    const auto& v = views[i];
-    if (!v.snapshot && !v.overrunning) continue;  // first run not finished yet
-    std::vector<prometheus::ClientMetric::Label> l = {{"collector", runners[i]->name()}};
-    success.metric.push_back(GaugeSample(l, v.overrunning ? 0 : (v.snapshot->success ? 1 : 0)));
-    duration.metric.push_back(
-        GaugeSample(l, v.overrunning ? v.overrun_seconds : v.snapshot->duration_seconds));
-    last.metric.push_back(GaugeSample(l, v.snapshot ? v.snapshot->last_success_unix : 0));
+  // One family at a time: the format wants all samples of a name together.
+  struct Column {
+    const MetricDesc& desc;
+    double (*value)(const CollectorRunner::View&);
+  };
+  const Column columns[] = {
+      {kSuccess, [](const CollectorRunner::View& v) -> double {
+         return v.overrunning ? 0 : (v.snapshot->success ? 1 : 0);
+       }},
+      {kDuration, [](const CollectorRunner::View& v) -> double {
+         return v.overrunning ? v.overrun_seconds : v.snapshot->duration_seconds;
+       }},
+      {kLastSuccess, [](const CollectorRunner::View& v) -> double {
+         return v.snapshot ? v.snapshot->last_success_unix : 0;
+       }},
+  };
+  for (const auto& col : columns) {
+    AppendHeader(out, col.desc);
+    for (size_t i = 0; i < runners.size(); ++i) {
+      const auto& v = views[i];
+      if (!v.snapshot && !v.overrunning) continue;  // first run not finished yet
+      AppendSample(out, col.desc.name, {{"collector", runners[i]->name()}}, col.value(v));
+    }
   }
-  out->push_back(std::move(success));
-  out->push_back(std::move(duration));
-  out->push_back(std::move(last));
   if (options_.exporter_metrics) AppendProcessMetrics(out);
 }
 
@@ -247,9 +237,9 @@ std::string Exporter::RenderMetrics() {
     cache_text_ = text;
     body = text;
   }
-  std::vector<prometheus::MetricFamily> self;
-  AppendSelfMetrics(*runners, views, &self);
-  std::string out = prometheus::TextSerializer().Serialize(self);
+  std::string out;
+  out.reserve(body->size() + 4096);
+  AppendSelfMetrics(*runners, views, &out);
   out += *body;
   return out;
 }

@@ -51,7 +51,7 @@ class Exporter {
   std::shared_ptr<const RunnerList> Runners() const;
   void AppendSelfMetrics(const RunnerList& runners,
                          const std::vector<CollectorRunner::View>& views,
-                         std::vector<prometheus::MetricFamily>* out) const;
+                         std::string* out) const;
 
   const Options options_;
   std::atomic<bool> ready_{false};

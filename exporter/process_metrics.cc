@@ -11,6 +11,7 @@
 #include <string>
 
 #include "collectors/core/metrics.h"
+#include "exporter/exposition.h"
 
 namespace mailstack {
 namespace {
@@ -70,21 +71,9 @@ int CountOpenFds() {
   return n - 1;  // the directory stream's own fd
 }
 
-void AddOne(std::vector<prometheus::MetricFamily>* out, const MetricDesc& d, double v) {
-  prometheus::MetricFamily f;
-  f.name = std::string(d.name);
-  f.help = std::string(d.help);
-  f.type = d.type;
-  prometheus::ClientMetric m;
-  if (d.type == MetricType::Counter) m.counter.value = v;
-  else m.gauge.value = v;
-  f.metric.push_back(std::move(m));
-  out->push_back(std::move(f));
-}
-
 }  // namespace
 
-void AppendProcessMetrics(std::vector<prometheus::MetricFamily>* out) {
+void AppendProcessMetrics(std::string* out) {
   static const long kTicks = ::sysconf(_SC_CLK_TCK);
   static const long kPage = ::sysconf(_SC_PAGESIZE);
   char buf[1024];
@@ -110,21 +99,21 @@ void AppendProcessMetrics(std::vector<prometheus::MetricFamily>* out) {
         ++idx;
       }
       if (idx > 24 && kTicks > 0) {
-        AddOne(out, kCpu, static_cast<double>(fields[14] + fields[15]) / static_cast<double>(kTicks));
-        AddOne(out, kVsize, static_cast<double>(fields[23]));
-        AddOne(out, kRss, static_cast<double>(fields[24]) * static_cast<double>(kPage));
+        AppendMetric(out, kCpu, static_cast<double>(fields[14] + fields[15]) / static_cast<double>(kTicks));
+        AppendMetric(out, kVsize, static_cast<double>(fields[23]));
+        AppendMetric(out, kRss, static_cast<double>(fields[24]) * static_cast<double>(kPage));
         double boot = BootTime();
         if (boot > 0) {
-          AddOne(out, kStart, boot + static_cast<double>(fields[22]) / static_cast<double>(kTicks));
+          AppendMetric(out, kStart, boot + static_cast<double>(fields[22]) / static_cast<double>(kTicks));
         }
       }
     }
   }
   int fds = CountOpenFds();
-  if (fds >= 0) AddOne(out, kOpenFds, fds);
+  if (fds >= 0) AppendMetric(out, kOpenFds, fds);
   struct rlimit rl {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    AddOne(out, kMaxFds, rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<double>(rl.rlim_cur));
+    AppendMetric(out, kMaxFds, rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<double>(rl.rlim_cur));
   }
 }
 

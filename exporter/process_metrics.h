@@ -1,16 +1,15 @@
 // process_* metrics of this process, read from /proc/self (prometheus-cpp has
-// no process collector). Cheap: a few small reads per scrape.
+// no process collector). Cheap: two small reads and a short directory listing.
 #pragma once
 
-#include <vector>
-
-#include <prometheus/metric_family.h>
+#include <string>
 
 namespace mailstack {
 
 // Appends process_cpu_seconds_total, process_resident_memory_bytes,
-// process_virtual_memory_bytes, process_open_fds, process_max_fds and
-// process_start_time_seconds. Families whose source cannot be read are left out.
-void AppendProcessMetrics(std::vector<prometheus::MetricFamily>* out);
+// process_virtual_memory_bytes, process_start_time_seconds, process_open_fds
+// and process_max_fds in exposition format. Metrics whose source cannot be
+// read are left out.
+void AppendProcessMetrics(std::string* out);
 
 }  // namespace mailstack
