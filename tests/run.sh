@@ -27,7 +27,7 @@ if [[ "${MAILSTACK_SKIP_SANITIZE:-0}" != 1 ]]; then
     echo "libFuzzer: $t for 20s"
     ./build-fuzz/tests/fuzz/${t}_fuzz -max_total_time=20 -max_len=4096 -print_final_stats=0 "$work" \
       2>build-fuzz/${t}_fuzz.log || { tail -50 build-fuzz/${t}_fuzz.log; exit 1; }
-    grep -E '^#[0-9]+ +DONE' build-fuzz/${t}_fuzz.log || true
+    grep -E '^Done [0-9]+ runs' build-fuzz/${t}_fuzz.log || true
     rm -rf "$work"
   done
 fi
