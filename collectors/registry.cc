@@ -1,6 +1,7 @@
 #include "collectors/registry.h"
 
 #include "collectors/filesystem_collector.h"
+#include "collectors/postfix_queue_collector.h"
 
 namespace mailstack {
 namespace {
@@ -19,6 +20,8 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
   static const std::vector<CollectorSpec> kRegistry = {
       {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)",
        &Create<FilesystemCollector>},
+      {"postfix_queue", true, "Postfix queue depth, bytes and message ages per queue, read from showq",
+       &Create<PostfixQueueCollector>},
   };
   return kRegistry;
 }

@@ -19,6 +19,10 @@ defaults:
 collectors:
   filesystem:
     paths: [/, /var/spool/postfix, /var/mail]
+  postfix_queue:
+    instances:
+      - name: postfix
+        showq: /var/spool/postfix/public/showq
 )";
 
 namespace {

@@ -1,0 +1,124 @@
+#include "collectors/net/socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mailstack::net {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+// Parses HOST:PORT into a sockaddr. Only numeric hosts and localhost: name
+// resolution has no deadline in libc (the DNS layer will bring c-ares).
+Status ParseInet(const std::string& address, sockaddr_storage* ss, socklen_t* len) {
+  std::string host, port;
+  if (!address.empty() && address[0] == '[') {
+    auto close = address.find(']');
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+      return Status::InvalidArgument("want [IPv6]:PORT");
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos) return Status::InvalidArgument("want an absolute socket path or HOST:PORT");
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) == 0 || std::stoi(port) > 65535) {
+    return Status::InvalidArgument("bad port \"" + port + "\"");
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  std::memset(ss, 0, sizeof *ss);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    *len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    *len = sizeof *v6;
+  } else {
+    return Status::InvalidArgument("host must be an IP address or localhost (got \"" + host + "\")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Fd> Connect(const std::string& address, const Deadline& deadline) {
+  const std::string ctx = "connect " + address;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!address.empty() && address[0] == '/') {
+    auto* un = reinterpret_cast<sockaddr_un*>(&ss);
+    if (address.size() >= sizeof un->sun_path) return Status::InvalidArgument(ctx + ": path too long");
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, address.c_str(), address.size() + 1);
+    len = sizeof *un;
+  } else if (Status s = ParseInet(address, &ss, &len); !s.ok()) {
+    return s.WithContext(ctx);
+  }
+  Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno(ctx + ": socket", errno);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) return fd;
+  if (errno != EINPROGRESS && errno != EAGAIN) return Status::FromErrno(ctx, errno);
+  pollfd p{fd.get(), POLLOUT, 0};
+  while (true) {
+    int n = ::poll(&p, 1, deadline.RemainingPollMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(ctx + ": poll", errno);
+    if (n == 0) return Status::DeadlineExceeded(ctx + ": timed out");
+    break;
+  }
+  int err = 0;
+  socklen_t elen = sizeof err;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
+  if (err != 0) return Status::FromErrno(ctx, err);
+  return fd;
+}
+
+Status ReadUntilEof(int fd, const Deadline& deadline, const std::function<Status(std::string_view)>& chunk) {
+  char buf[65536];
+  pollfd p{fd, POLLIN, 0};
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      if (Status s = chunk(std::string_view(buf, static_cast<size_t>(n))); !s.ok()) return s;
+      if (deadline.Expired()) return Status::DeadlineExceeded("read: timed out");
+      continue;
+    }
+    if (n == 0) return Status::Ok();
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return Status::FromErrno("read", errno);
+    int r = ::poll(&p, 1, deadline.RemainingPollMs());
+    if (r < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
+    if (r == 0) return Status::DeadlineExceeded("read: timed out");
+  }
+}
+
+}  // namespace mailstack::net

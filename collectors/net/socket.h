@@ -1,0 +1,41 @@
+// Deadline-bounded stream sockets: connect to a unix socket path or a
+// host:port (numeric IPv4/IPv6 or localhost), and read until EOF. Every wait
+// is a poll(2) bounded by the caller's deadline; no call blocks past it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "collectors/core/deadline.h"
+#include "collectors/core/status.h"
+
+namespace mailstack::net {
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// `address` is an absolute unix socket path, or HOST:PORT / [V6]:PORT with a
+// numeric host or "localhost". Errors read "connect <address>: <cause>".
+Result<Fd> Connect(const std::string& address, const Deadline& deadline);
+
+// Calls `chunk` with every piece read until the peer closes. Stops with the
+// first non-OK status from `chunk`, DeadlineExceeded at the deadline, or the
+// read error.
+Status ReadUntilEof(int fd, const Deadline& deadline, const std::function<Status(std::string_view)>& chunk);
+
+}  // namespace mailstack::net

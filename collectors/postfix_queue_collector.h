@@ -1,0 +1,40 @@
+// The Postfix mail queue per instance, read from the showq service (the
+// stream behind `postqueue -j`) without forking postqueue: messages, bytes,
+// recipients, oldest message age and an age histogram per queue (active,
+// deferred, hold, incoming, maildrop; all zero-filled), deferred recipients
+// by reason class, and mailstack_postfix_up per instance.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collectors/core/collector.h"
+#include "collectors/core/config_node.h"
+
+namespace mailstack {
+
+class PostfixQueueCollector final : public Collector {
+ public:
+  struct Instance {
+    std::string name;   // value of the postfix_instance label
+    std::string showq;  // unix socket path, or HOST:PORT of a showq inet service
+  };
+  struct Options {
+    std::vector<Instance> instances{{"postfix", "/var/spool/postfix/public/showq"}};
+  };
+  static Result<Options> ParseOptions(const ConfigNode& section);
+
+  explicit PostfixQueueCollector(Options options) : options_(std::move(options)) {}
+
+  std::vector<MetricDesc> Describe() const override;
+  // An instance that cannot be read is mailstack_postfix_up 0 (logged once
+  // per distinct error) and the run goes on; the run fails only on a bug.
+  Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+
+ private:
+  Options options_;
+  std::map<std::string, std::string> last_error_;  // instance -> last logged error
+};
+
+}  // namespace mailstack
