@@ -10,18 +10,19 @@ cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh --test
 
 jobs=$(nproc)
+fuzzers=(config duration flags showq)   # tests/fuzz/<name>_fuzz.cc
 cmake -S . -B build -DMAILSTACK_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 if [[ "${MAILSTACK_SKIP_SANITIZE:-0}" != 1 ]]; then
   cmake -S . -B build-asan -DMAILSTACK_BUILD_TESTS=ON -DMAILSTACK_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target mailstack_unit_tests config_fuzz duration_fuzz flags_fuzz
+  cmake --build build-asan -j"$jobs" --target mailstack_unit_tests "${fuzzers[@]/%/_fuzz}"
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|fuzz'
 
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMAILSTACK_BUILD_TESTS=ON -DMAILSTACK_LIBFUZZER=ON >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target config_fuzz duration_fuzz flags_fuzz
-  for t in config duration flags; do
+  cmake --build build-fuzz -j"$jobs" --target "${fuzzers[@]/%/_fuzz}"
+  for t in "${fuzzers[@]}"; do
     work=$(mktemp -d)
     cp tests/fuzz/corpus/$t/* "$work"/
     echo "libFuzzer: $t for 20s"

@@ -42,7 +42,7 @@ const BadCase kBadConfigs[] = {
     {"unknown_defaults_key", "defaults:\n  intreval: 30s\n",
      "t.yml:2:3: defaults.intreval: unknown key (allowed: interval, timeout)"},
     {"unknown_collector", "collectors:\n  postfx: {}\n",
-     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem)"},
+     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue)"},
     {"duplicate_collector", "collectors:\n  filesystem: {}\n  filesystem: {}\n",
      "t.yml:3:3: collectors.filesystem: duplicate key (first defined at line 2)"},
     {"collectors_is_list", "collectors:\n  - filesystem\n",
@@ -89,15 +89,17 @@ TEST(ConfigTest, EmptyFileGivesDefaultsAndDefaultCollectors) {
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   EXPECT_EQ(cfg->default_interval, 30s);
   EXPECT_EQ(cfg->default_timeout, 10s);
-  ASSERT_EQ(cfg->collectors.size(), 1u);
+  ASSERT_EQ(cfg->collectors.size(), 2u);
   EXPECT_EQ(cfg->collectors[0].name, "filesystem");
   EXPECT_EQ(cfg->collectors[0].interval, 30s);
   EXPECT_EQ(cfg->collectors[0].timeout, 10s);
+  EXPECT_EQ(cfg->collectors[1].name, "postfix_queue");
 }
 
 TEST(ConfigTest, PerCollectorOverridesAndDisable) {
   auto cfg = ParseConfig(
-      "defaults: {interval: 1m, timeout: 20s}\ncollectors:\n  filesystem: {interval: 2m, timeout: 1m30s}\n",
+      "defaults: {interval: 1m, timeout: 20s}\ncollectors:\n  filesystem: {interval: 2m, timeout: 1m30s}\n"
+      "  postfix_queue: {enabled: false}\n",
       "t.yml");
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   ASSERT_EQ(cfg->collectors.size(), 1u);
@@ -106,7 +108,8 @@ TEST(ConfigTest, PerCollectorOverridesAndDisable) {
 
   auto off = ParseConfig("collectors:\n  filesystem:\n    enabled: false\n", "t.yml");
   ASSERT_TRUE(off.ok()) << off.status().message();
-  EXPECT_TRUE(off->collectors.empty());
+  ASSERT_EQ(off->collectors.size(), 1u);
+  EXPECT_EQ(off->collectors[0].name, "postfix_queue");
   ASSERT_EQ(off->disabled.size(), 1u);
   EXPECT_EQ(off->disabled[0], "filesystem");
 }
@@ -115,7 +118,7 @@ TEST(ConfigTest, EmbeddedDefaultParses) {
   auto cfg = ParseConfig(kEmbeddedDefaultConfig, kEmbeddedConfigName);
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   EXPECT_EQ(cfg->source, "<embedded default config>");
-  ASSERT_EQ(cfg->collectors.size(), 1u);
+  ASSERT_EQ(cfg->collectors.size(), 2u);
 }
 
 TEST(ConfigTest, MissingExplicitFileIsAnErrorButMissingDefaultFileIsNot) {

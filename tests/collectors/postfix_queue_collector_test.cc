@@ -1,0 +1,239 @@
+#include "collectors/postfix_queue_collector.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "collectors/core/logging.h"
+#include "tests/support/fake_server.h"
+
+namespace mailstack {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+using testing::FakeServer;
+using Clock = std::chrono::steady_clock;
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Message(const std::string& queue, int64_t time, int64_t size, const std::vector<std::string>& reasons) {
+  std::string m = "queue_name\0"s + queue + "\0queue_id\0ABC123\0time\0"s + std::to_string(time) + "\0size\0"s +
+                  std::to_string(size) + "\0forced_expire\0" "0\0sender\0a@b.test\0"s;
+  for (const auto& r : reasons) m += "recipient\0x@y.test\0reason\0"s + r + "\0"s;
+  return m + "\0"s;
+}
+
+// Family name -> "label=value,..." -> value (histograms: _count/_sum/_bucket keys).
+using Samples = std::map<std::string, std::map<std::string, double>>;
+Samples Collect(PostfixQueueCollector& c, Clock::duration timeout = 5s) {
+  std::atomic<bool> stop{false};
+  CollectContext ctx{Deadline::After(timeout), &stop};
+  MetricSink sink;
+  EXPECT_TRUE(c.Collect(ctx, sink).ok());
+  Samples out;
+  for (const auto& f : sink.Take()) {
+    out[f.name];
+    for (const auto& m : f.metric) {
+      std::string key;
+      for (const auto& l : m.label) key += (key.empty() ? "" : ",") + l.name + "=" + l.value;
+      if (f.type == prometheus::MetricType::Histogram) {
+        out[f.name + "_count"][key] = static_cast<double>(m.histogram.sample_count);
+        out[f.name + "_sum"][key] = m.histogram.sample_sum;
+        for (const auto& b : m.histogram.bucket) {
+          out[f.name + "_bucket"][key + ",le=" + std::to_string(static_cast<int>(b.upper_bound))] =
+              static_cast<double>(b.cumulative_count);
+        }
+      } else {
+        out[f.name][key] = m.gauge.value;
+      }
+    }
+  }
+  return out;
+}
+
+std::string TempSocket(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(::getpid()); }
+
+PostfixQueueCollector::Options One(const std::string& showq) {
+  PostfixQueueCollector::Options o;
+  o.instances = {{"postfix", showq}};
+  return o;
+}
+
+TEST(PostfixQueueCollectorTest, CountsBytesAgesAndReasonsPerQueue) {
+  const int64_t now = Now();
+  std::string stream = "protocol\0mail_queue_list_protocol\0\0"s +
+                       Message("deferred", now - 7200, 1000, {"connect to x[192.0.2.1]:25: Connection refused",
+                                                              "host x said: 450 4.7.1 Greylisted"}) +
+                       Message("deferred", now - 120, 500, {"Host or domain name not found. Name service error"}) +
+                       Message("hold", now - 30, 250, {""}) + Message("active", now, 10, {""}) + "\0"s;
+  FakeServer server(TempSocket("showq-ok"), [&](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, stream); });
+  PostfixQueueCollector c(One(server.address()));
+  auto s = Collect(c);
+  const std::string d = "postfix_instance=postfix,queue=deferred";
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=postfix"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][d], 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][d], 1500);
+  EXPECT_EQ(s["mailstack_postfix_queue_recipients"][d], 3);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][d], 7200, 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_count"][d], 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=60"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=300"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=3600"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=7200"], 2);
+  EXPECT_NEAR(s["mailstack_postfix_queue_message_age_seconds_sum"][d], 7320, 4);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=hold"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"]["postfix_instance=postfix,queue=hold"], 250);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=active"], 1);
+  // Empty queues are zero-filled, their oldest age is 0.
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=incoming"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=maildrop"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_oldest_message_age_seconds"]["postfix_instance=postfix,queue=maildrop"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"].size(), 5u);
+  const std::string r = "postfix_instance=postfix,reason=";
+  EXPECT_EQ(s["mailstack_postfix_queue_deferred_recipients"][r + "connection"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_deferred_recipients"][r + "remote_4xx"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_deferred_recipients"][r + "dns"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_deferred_recipients"][r + "other"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_deferred_recipients"].size(), 7u);
+}
+
+TEST(PostfixQueueCollectorTest, ShowqOverTcp) {
+  std::string stream = Message("deferred", Now() - 10, 42, {"x"}) + "\0"s;
+  FakeServer server("", [&](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, stream); });
+  PostfixQueueCollector c(One(server.address()));
+  auto s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=postfix"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"]["postfix_instance=postfix,queue=deferred"], 42);
+}
+
+// Each failure mode: up 0, no queue samples (no false "queue empty"), the
+// run ends by its deadline, and the reason is logged once.
+struct Hostile {
+  const char* name;
+  FakeServer::Behaviour behaviour;
+  std::string error_substring;
+};
+
+TEST(PostfixQueueCollectorTest, BrokenPeersAreUpZeroByTheDeadline) {
+  const Hostile cases[] = {
+      {"never_answers", [](int, const std::atomic<bool>& stop) { while (!stop) std::this_thread::sleep_for(5ms); },
+       "read: timed out"},
+      {"drips_a_byte_every_50ms",
+       [](int fd, const std::atomic<bool>& stop) {
+         std::string s = Message("deferred", 1, 1, {"x"});
+         for (size_t i = 0; i < s.size() && !stop; ++i) {
+           if (!FakeServer::WriteAll(fd, s.substr(i, 1))) return;
+           std::this_thread::sleep_for(50ms);
+         }
+       },
+       "read: timed out"},
+      {"floods_10MB_garbage",
+       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, std::string(10 << 20, 'A')); },
+       "attribute longer than 65536 bytes"},
+      {"endless_valid_records",
+       [](int fd, const std::atomic<bool>& stop) {
+         std::string m = Message("active", 1, 1, {""});
+         while (!stop && FakeServer::WriteAll(fd, m)) {}
+       },
+       "read: timed out"},
+      {"closes_mid_record", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "queue_name\0defer"s); },
+       "stream ended inside a record (truncated)"},
+      {"random_bytes",
+       [](int fd, const std::atomic<bool>&) {
+         std::string s;
+         uint32_t x = 12345;
+         for (int i = 0; i < 4096; ++i) s += static_cast<char>((x = x * 1103515245 + 12345) >> 16);
+         FakeServer::WriteAll(fd, s);
+       },
+       "showq stream: at byte"},
+  };
+  for (const auto& h : cases) {
+    std::vector<std::string> logs;
+    std::mutex mu;
+    SetLogSinkForTest([&](std::string_view l) {
+      std::lock_guard<std::mutex> lock(mu);
+      logs.emplace_back(l);
+    });
+    FakeServer server(TempSocket(h.name), h.behaviour);
+    PostfixQueueCollector c(One(server.address()));
+    auto t0 = Clock::now();
+    auto s = Collect(c, 400ms);
+    auto took = Clock::now() - t0;
+    EXPECT_LT(took, 1s) << h.name;
+    EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=postfix"], 0) << h.name;
+    EXPECT_TRUE(s["mailstack_postfix_queue_messages"].empty()) << h.name;
+    Collect(c, 300ms);  // same error again: not logged again
+    SetLogSinkForTest(nullptr);
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(logs.size(), 1u) << h.name;
+    EXPECT_NE(logs[0].find("msg=\"cannot read the Postfix queue\" postfix_instance=postfix"), std::string::npos);
+    EXPECT_NE(logs[0].find(h.error_substring), std::string::npos) << h.name << ": " << logs[0];
+  }
+}
+
+TEST(PostfixQueueCollectorTest, MissingSocketAndRecoveryAreLoggedOnce) {
+  std::vector<std::string> logs;
+  SetLogSinkForTest([&](std::string_view l) { logs.emplace_back(l); });
+  const std::string path = TempSocket("showq-later");
+  ::unlink(path.c_str());
+  PostfixQueueCollector::Options o;
+  o.instances = {{"main", path}, {"other", "/nonexistent/dir/showq"}};
+  PostfixQueueCollector c(o);
+  auto s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=main"], 0);
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=other"], 0);
+  {
+    FakeServer server(path, [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "\0"s); });
+    s = Collect(c);
+    EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=main"], 1);
+    EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=main,queue=deferred"], 0);
+    EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=other"], 0);
+  }
+  SetLogSinkForTest(nullptr);
+  ASSERT_EQ(logs.size(), 3u);
+  EXPECT_NE(logs[0].find("postfix_instance=main err=\"connect " + path + ": No such file or directory\""),
+            std::string::npos)
+      << logs[0];
+  EXPECT_NE(logs[1].find("postfix_instance=other err=\"connect /nonexistent/dir/showq: No such file or directory\""),
+            std::string::npos)
+      << logs[1];
+  EXPECT_NE(logs[2].find("msg=\"Postfix queue readable again\" postfix_instance=main"), std::string::npos) << logs[2];
+}
+
+TEST(PostfixQueueCollectorTest, OptionErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"instances: {}", "t.yml:1:12: instances: must be a list (got a map)"},
+      {"instances: []", "t.yml:1:12: instances: must list at least one instance"},
+      {"instances:\n  - {name: a}", "t.yml:2:5: instances[0].showq: missing required key"},
+      {"instances:\n  - {name: a, showq: relative/showq}",
+       "t.yml:2:22: instances[0].showq: must be an absolute unix socket path or HOST:PORT (got \"relative/showq\")"},
+      {"instances:\n  - {name: a, showq: /a}\n  - {name: a, showq: /b}",
+       "t.yml:3:12: instances[1].name: duplicate instance name \"a\""},
+      {"instances:\n  - {name: a, showq: /a, queue_dir: /x}",
+       "t.yml:2:26: instances[0].queue_dir: unknown key (allowed: name, showq)"},
+  };
+  for (const auto& [yaml, msg] : cases) {
+    auto root = ParseYaml(yaml, "t.yml");
+    ASSERT_TRUE(root.ok());
+    auto o = PostfixQueueCollector::ParseOptions(*root);
+    ASSERT_FALSE(o.ok()) << yaml;
+    EXPECT_EQ(o.status().message(), msg) << yaml;
+  }
+  auto root = ParseYaml("instances:\n  - {name: main, showq: /var/spool/postfix/public/showq}\n"
+                        "  - {name: out, showq: \"127.0.0.1:10026\"}", "t.yml");
+  auto o = PostfixQueueCollector::ParseOptions(*root);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  ASSERT_EQ(o->instances.size(), 2u);
+  EXPECT_EQ(o->instances[1].showq, "127.0.0.1:10026");
+}
+
+}  // namespace
+}  // namespace mailstack
