@@ -57,6 +57,11 @@ Status ValidateFamilies(const std::vector<prometheus::MetricFamily>& families) {
   return Status::Ok();
 }
 
+// Publish sequence shared by all runners, so a generation number is never
+// reused by the runner that replaces another one on reload (scrape caches key
+// on it).
+std::atomic<uint64_t> g_publish_seq{0};
+
 constexpr auto kFirstRepeatLog = 1min;
 constexpr auto kMaxRepeatLog = 1h;
 
@@ -213,7 +218,7 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
       std::lock_guard<std::mutex> lock(s->snap_mu);
       s->snapshot = std::move(snap);
     }
-    s->generation.fetch_add(1);
+    s->generation = g_publish_seq.fetch_add(1) + 1;
     {
       std::lock_guard<std::mutex> lock(s->publish_mu);
       if (s->on_publish) s->on_publish();

@@ -62,8 +62,9 @@ class CollectorRunner {
   };
   // Thread-safe, never blocks on a run.
   View Current() const;
-  // Increases with every published snapshot (overrunning is not counted:
-  // read it from Current()).
+  // 0 before the first publish; then a number unique across all runners of
+  // the process, increasing with every published snapshot (overrunning is
+  // not counted: read it from Current()).
   uint64_t Generation() const;
 
   const std::string& name() const { return name_; }

@@ -167,3 +167,29 @@ TEST(ExporterTest, LandingPageListsCollectorsWithStatus) {
 
 }  // namespace
 }  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+TEST(ExporterTest, ReloadedCollectorIsNeverServedFromTheOldCache) {
+  auto make = [](double v) {
+    Config cfg;
+    cfg.source = "test";
+    cfg.collectors.push_back({"alpha", 10s, 5s, std::make_shared<FuncCollector>([v](const CollectContext&, MetricSink& s) {
+                                s.Gauge(kShared, {}, v);
+                                return Status::Ok();
+                              })});
+    return cfg;
+  };
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(make(1)).ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_shared 1\n") != std::string::npos; }));
+  // The new runner publishes its first snapshot, as the old one did: the
+  // cache must not mistake one for the other.
+  ASSERT_TRUE(e.Apply(make(2)).ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_shared 2\n") != std::string::npos; }))
+      << e.RenderMetrics();
+}
+
+}  // namespace
+}  // namespace mailstack
