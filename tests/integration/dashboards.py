@@ -29,6 +29,9 @@ REQUIRED_FILTERS = ("job", "instance")  # each must be matched as  <label>=~"$<l
 _RATE_FUNCS = {"rate", "irate", "increase"}
 _COUNTER_FUNCS = _RATE_FUNCS | {"resets", "changes"}
 _COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+# Histograms that are snapshots of a population (the queue as it is now), not counters of events: their
+# _bucket/_count/_sum go up and down and are graphed as they are.
+_GAUGE_HISTOGRAMS = ("mailstack_postfix_queue_message_age_seconds",)
 _AGGREGATIONS = {"sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
                  "bottomk", "topk", "quantile", "limitk", "limit_ratio"}
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
@@ -335,7 +338,8 @@ def lint_expr(expr):
         if fn in _RATE_FUNCS:
             if sel["range"] not in ("$__rate_interval", "${__rate_interval}"):
                 problems.append("%s(%s[%s]) must use [$__rate_interval]" % (fn, what, sel["range"]))
-        if sel["name"] and sel["name"].endswith(_COUNTER_SUFFIXES) and fn not in _COUNTER_FUNCS:
+        if sel["name"] and sel["name"].endswith(_COUNTER_SUFFIXES) and fn not in _COUNTER_FUNCS \
+                and not sel["name"].startswith(_GAUGE_HISTOGRAMS):
             problems.append("raw counter %s graphed (wrap it in rate() or increase())" % what)
     return problems
 

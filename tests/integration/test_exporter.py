@@ -30,6 +30,9 @@ defaults:
   interval: 1s
   timeout: 500ms
 collectors:
+  postfix_queue:
+    instances:
+      - {{name: main, showq: {showq}}}
   filesystem:
     paths: [/, {fs}]
 """
@@ -56,9 +59,13 @@ def setUpModule():
         raise RuntimeError("cannot mount a tmpfs for the filesystem test (root needed): " + r.stderr)
     with open(os.path.join(FS, "3MiB.bin"), "wb") as f:
         f.write(b"\0" * 3 * 1024 * 1024)
+    # A real Postfix with a few queued messages, so every dashboard row has data.
+    LAB.start_postfix()
+    LAB.fill_queue(3, 2, size=1500)
+    LAB.wait_queue({"deferred": 3, "hold": 2, "active": 0, "incoming": 0}, timeout=60)
     CONFIG = os.path.join(LAB.root, "exporter.yml")
     with open(CONFIG, "w") as f:
-        f.write(GOOD_CONFIG.format(fs=FS))
+        f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket))
     PORT = labmod.free_port()
     LAB.start_process("exporter", [BIN, "--config.file=" + CONFIG,
                                    "--web.listen-address=127.0.0.1:%d" % PORT],
@@ -114,7 +121,7 @@ class ExporterTest(unittest.TestCase):
         import json
         groups = json.loads(body)["data"]["groups"]
         names = {g["name"] for g in groups}
-        self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem"})
+        self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix"})
         def healthy():
             gs = json.loads(http(LAB.prom_url + "/api/v1/rules")[2])["data"]["groups"]
             rules = [r for g in gs for r in g["rules"]]
@@ -160,18 +167,19 @@ class ExporterTest(unittest.TestCase):
         status, headers, body = http("http://127.0.0.1:%d/" % PORT)
         self.assertEqual(status, 200)
         self.assertIn("<td>filesystem</td><td>1s</td><td>500ms</td>", body)
+        self.assertIn("<td>postfix_queue</td><td>1s</td><td>500ms</td>", body)
 
     def test_reload_with_bad_config_keeps_the_old_one(self):
         pid = LAB.pid("exporter")
         try:
             with open(CONFIG, "w") as f:
-                f.write(GOOD_CONFIG.format(fs=FS) + "    colour: blue\n")
+                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket) + "    colour: blue\n")
             os.kill(pid, signal.SIGHUP)
             wait(lambda: sample(scrape(), "mailstack_exporter_config_last_reload_successful") == 0, 10,
                  "reload_successful 0 after a bad SIGHUP reload")
             status, _, body = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
             self.assertEqual(status, 500)
-            self.assertEqual(body, "failed to reload config: %s:7:5: collectors.filesystem.colour: unknown key "
+            self.assertEqual(body, "failed to reload config: %s:10:5: collectors.filesystem.colour: unknown key "
                                    "(allowed: paths, enabled, interval, timeout)\n" % CONFIG)
             m = scrape()
             self.assertEqual(sample(m, "mailstack_filesystem_size_bytes", path=FS), FS_SIZE)
@@ -180,7 +188,7 @@ class ExporterTest(unittest.TestCase):
                                 collector="filesystem") > before, 10, "collector still running on the old config")
         finally:
             with open(CONFIG, "w") as f:
-                f.write(GOOD_CONFIG.format(fs=FS))
+                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket))
         status, _, _ = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
         self.assertEqual(status, 200)
         self.assertEqual(sample(scrape(), "mailstack_exporter_config_last_reload_successful"), 1)
@@ -204,6 +212,7 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("config OK: " + CONFIG, r.stdout)
         self.assertIn("enabled:  filesystem       interval 1s, timeout 500ms", r.stdout)
+        self.assertIn("enabled:  postfix_queue    interval 1s, timeout 500ms", r.stdout)
         bad = os.path.join(LAB.root, "bad.yml")
         with open(bad, "w") as f:
             f.write("defaults:\n  interval: 10s\n  timeout: 20s\n")
