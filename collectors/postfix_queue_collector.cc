@@ -1,11 +1,18 @@
 #include "collectors/postfix_queue_collector.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <limits>
 
 #include "collectors/core/logging.h"
 #include "collectors/net/socket.h"
+#include "collectors/parse/queue_file.h"
 #include "collectors/parse/showq_parser.h"
 
 namespace mailstack {
@@ -38,20 +45,6 @@ constexpr MetricDesc kDeferred{"mailstack_postfix_queue_deferred_recipients",
 // A minute to a week: the default maximal_queue_lifetime is 5 days.
 const std::vector<double> kAgeBuckets = {60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800};
 
-struct QueueStats {
-  uint64_t messages = 0;
-  uint64_t bytes = 0;
-  uint64_t recipients = 0;
-  int64_t oldest_arrival = std::numeric_limits<int64_t>::max();
-  double age_sum = 0;
-  std::vector<uint64_t> buckets = std::vector<uint64_t>(kAgeBuckets.size(), 0);
-};
-
-struct InstanceStats {
-  std::array<QueueStats, kQueueCount> queues;
-  std::array<uint64_t, kDeferReasonCount> deferred_reasons{};
-};
-
 bool IsValidShowqAddress(const std::string& a) {
   if (a.empty()) return false;
   if (a[0] == '/') return true;
@@ -59,7 +52,46 @@ bool IsValidShowqAddress(const std::string& a) {
   return colon != std::string::npos && colon > 0 && colon + 1 < a.size();
 }
 
+// Queue-file names are queue ids: letters, digits, '_' (mail_queue_id_ok);
+// anything else (temporary files, dot files) is skipped, as showq does.
+bool IsQueueId(const char* name) {
+  if (*name == '\0') return false;
+  for (const char* p = name; *p; ++p) {
+    char c = *p;
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+// What one instance's queues add up to.
+struct QueueTotals {
+  struct Queue {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+    uint64_t recipients = 0;
+    int64_t oldest_arrival = std::numeric_limits<int64_t>::max();
+    double age_sum = 0;
+    std::vector<uint64_t> buckets = std::vector<uint64_t>(kAgeBuckets.size(), 0);
+  };
+  explicit QueueTotals(int64_t now_unix) : now(now_unix) {}
+  void Add(parse::Queue queue, int64_t arrival, int64_t size) {
+    auto& q = queues[static_cast<size_t>(queue)];
+    ++q.messages;
+    q.bytes += static_cast<uint64_t>(size);
+    if (arrival < q.oldest_arrival) q.oldest_arrival = arrival;
+    const double age = arrival < now ? static_cast<double>(now - arrival) : 0.0;
+    q.age_sum += age;
+    for (size_t b = 0; b < kAgeBuckets.size(); ++b) {
+      if (age <= kAgeBuckets[b]) ++q.buckets[b];
+    }
+  }
+  const int64_t now;
+  std::array<Queue, kQueueCount> queues;
+  bool has_recipients = false;  // showq mode only
+  std::array<uint64_t, kDeferReasonCount> deferred_reasons{};
+};
 
 Result<PostfixQueueCollector::Options> PostfixQueueCollector::ParseOptions(const ConfigNode& section) {
   Options o;
@@ -69,19 +101,30 @@ Result<PostfixQueueCollector::Options> PostfixQueueCollector::ParseOptions(const
   if (auto s = list.ExpectList(); !s.ok()) return s;
   o.instances.clear();
   for (const auto& item : list.Items()) {
-    if (auto s = item.ExpectMap({"name", "showq"}); !s.ok()) return s;
-    if (!item.is_map()) return item.Error("must be a map with name and showq");
+    if (auto s = item.ExpectMap({"name", "showq", "queue_directory"}); !s.ok()) return s;
+    if (!item.is_map()) return item.Error("must be a map with name and showq or queue_directory");
     auto name = item["name"].AsString();
     if (!name.ok()) return name.status();
-    auto showq = item["showq"].AsString();
-    if (!showq.ok()) return showq.status();
-    if (!IsValidShowqAddress(*showq)) {
-      return item["showq"].Error("must be an absolute unix socket path or HOST:PORT (got \"" + *showq + "\")");
+    Instance inst{*name, "", ""};
+    const bool has_showq = item["showq"].defined(), has_spool = item["queue_directory"].defined();
+    if (has_showq == has_spool) return item.Error("needs exactly one of showq and queue_directory");
+    if (has_showq) {
+      auto showq = item["showq"].AsString();
+      if (!showq.ok()) return showq.status();
+      if (!IsValidShowqAddress(*showq)) {
+        return item["showq"].Error("must be an absolute unix socket path or HOST:PORT (got \"" + *showq + "\")");
+      }
+      inst.showq = *showq;
+    } else {
+      auto dir = item["queue_directory"].AsString();
+      if (!dir.ok()) return dir.status();
+      if ((*dir)[0] != '/') return item["queue_directory"].Error("must be an absolute path (got \"" + *dir + "\")");
+      inst.queue_directory = *dir;
     }
     for (const auto& prev : o.instances) {
       if (prev.name == *name) return item["name"].Error("duplicate instance name \"" + *name + "\"");
     }
-    o.instances.push_back({*name, *showq});
+    o.instances.push_back(std::move(inst));
   }
   if (o.instances.empty()) return list.Error("must list at least one instance");
   return o;
@@ -91,37 +134,93 @@ std::vector<MetricDesc> PostfixQueueCollector::Describe() const {
   return {kUp, kMessages, kBytes, kRecipients, kOldest, kAge, kDeferred};
 }
 
+Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
+  t->has_recipients = true;
+  parse::ShowqParser parser([t](const parse::ShowqMessage& m) {
+    t->Add(m.queue, m.arrival_time, m.size);
+    t->queues[static_cast<size_t>(m.queue)].recipients += m.recipients;
+    if (m.queue == parse::Queue::kDeferred) {
+      for (size_t r = 0; r < kDeferReasonCount; ++r) t->deferred_reasons[r] += m.reasons[r];
+    }
+  });
+  auto fd = net::Connect(inst.showq, ctx.deadline);
+  if (!fd.ok()) return fd.status();
+  Status status = net::ReadUntilEof(fd->get(), ctx.deadline, [&](std::string_view d) { return parser.Feed(d); });
+  if (status.ok()) status = parser.Finish();
+  return status.WithContext("showq " + inst.showq);
+}
+
+namespace {
+
+// Walks one queue directory (recursing into one-character hash
+// subdirectories, as mail_scan_dir does), reading each file's head.
+Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool recurse, const CollectContext& ctx,
+                    QueueTotals* t) {
+  DIR* d = ::fdopendir(dirfd);
+  if (d == nullptr) {
+    ::close(dirfd);
+    return Status::FromErrno(path, errno);
+  }
+  Status status;
+  char head[512];
+  while (struct dirent* e = ::readdir(d)) {
+    if (ctx.Done()) {
+      status = Status::DeadlineExceeded(path + ": walk timed out");
+      break;
+    }
+    const char* name = e->d_name;
+    if (name[0] == '.') continue;
+    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && name[1] == '\0')) {
+      if (!recurse || name[1] != '\0') continue;
+      int sub = ::openat(::dirfd(d), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      if (sub < 0) continue;  // raced away or not a directory
+      status = WalkQueueDir(sub, path + "/" + name, queue, recurse, ctx, t);
+      if (!status.ok()) break;
+      continue;
+    }
+    if (!IsQueueId(name)) continue;
+    int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // delivered or moved since readdir
+      status = Status::FromErrno(path + "/" + name, errno);
+      break;
+    }
+    struct stat st {};
+    ssize_t n = -1;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0700) == 0700) {
+      n = ::pread(fd, head, sizeof head, 0);  // files still being written are 0600: skipped
+    }
+    ::close(fd);
+    if (n < 0) continue;
+    auto h = parse::ParseQueueFileHead(std::string_view(head, static_cast<size_t>(n)));
+    t->Add(queue, h.has_time ? h.arrival_time : static_cast<int64_t>(st.st_mtime),
+           h.has_size ? h.content_size : static_cast<int64_t>(st.st_size));
+  }
+  ::closedir(d);
+  return status;
+}
+
+}  // namespace
+
+Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
+  for (size_t qi = 0; qi < kQueueCount; ++qi) {
+    const std::string path = inst.queue_directory + "/" + std::string(kQueueNames[qi]);
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("spool " + path, errno);
+    // maildrop is flat; the other queues may be hashed (hash_queue_names).
+    Status s = WalkQueueDir(fd, path, static_cast<parse::Queue>(qi), kQueueNames[qi] != "maildrop", ctx, t);
+    if (!s.ok()) return s.WithContext("spool");
+  }
+  return Status::Ok();
+}
+
 Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   for (const auto& desc : Describe()) sink.Declare(desc);
   for (const auto& inst : options_.instances) {
     const std::string_view iname = inst.name;
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-    InstanceStats st;
-    parse::ShowqParser parser([&](const parse::ShowqMessage& m) {
-      auto& q = st.queues[static_cast<size_t>(m.queue)];
-      ++q.messages;
-      q.bytes += static_cast<uint64_t>(m.size);
-      q.recipients += m.recipients;
-      if (m.arrival_time < q.oldest_arrival) q.oldest_arrival = m.arrival_time;
-      const double age = m.arrival_time < now ? static_cast<double>(now - m.arrival_time) : 0.0;
-      q.age_sum += age;
-      for (size_t b = 0; b < kAgeBuckets.size(); ++b) {
-        if (age <= kAgeBuckets[b]) ++q.buckets[b];
-      }
-      if (m.queue == parse::Queue::kDeferred) {
-        for (size_t r = 0; r < kDeferReasonCount; ++r) st.deferred_reasons[r] += m.reasons[r];
-      }
-    });
-    Status status;
-    auto fd = net::Connect(inst.showq, ctx.deadline);
-    if (!fd.ok()) {
-      status = fd.status();
-    } else {
-      status = net::ReadUntilEof(fd->get(), ctx.deadline, [&](std::string_view d) { return parser.Feed(d); });
-      if (status.ok()) status = parser.Finish();
-      status = status.WithContext("showq " + inst.showq);
-    }
+    QueueTotals t(std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count());
+    Status status = inst.showq.empty() ? CollectSpool(inst, ctx, &t) : CollectShowq(inst, ctx, &t);
     if (!status.ok()) {
       sink.Gauge(kUp, {{"postfix_instance", iname}}, 0);
       auto& last = last_error_[inst.name];
@@ -137,18 +236,19 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
     }
     sink.Gauge(kUp, {{"postfix_instance", iname}}, 1);
     for (size_t qi = 0; qi < kQueueCount; ++qi) {
-      const auto& q = st.queues[qi];
+      const auto& q = t.queues[qi];
       LabelList labels = {{"postfix_instance", iname}, {"queue", kQueueNames[qi]}};
       sink.Gauge(kMessages, labels, static_cast<double>(q.messages));
       sink.Gauge(kBytes, labels, static_cast<double>(q.bytes));
-      sink.Gauge(kRecipients, labels, static_cast<double>(q.recipients));
+      if (t.has_recipients) sink.Gauge(kRecipients, labels, static_cast<double>(q.recipients));
       sink.Gauge(kOldest, labels,
-                 q.messages == 0 || q.oldest_arrival >= now ? 0.0 : static_cast<double>(now - q.oldest_arrival));
+                 q.messages == 0 || q.oldest_arrival >= t.now ? 0.0 : static_cast<double>(t.now - q.oldest_arrival));
       sink.Histogram(kAge, labels, kAgeBuckets, q.buckets, q.age_sum, q.messages);
     }
+    if (!t.has_recipients) continue;  // spool mode does not read defer logs
     for (size_t r = 0; r < kDeferReasonCount; ++r) {
       sink.Gauge(kDeferred, {{"postfix_instance", iname}, {"reason", kDeferReasonNames[r]}},
-                 static_cast<double>(st.deferred_reasons[r]));
+                 static_cast<double>(t.deferred_reasons[r]));
     }
   }
   return Status::Ok();

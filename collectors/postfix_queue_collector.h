@@ -1,8 +1,11 @@
-// The Postfix mail queue per instance, read from the showq service (the
-// stream behind `postqueue -j`) without forking postqueue: messages, bytes,
-// recipients, oldest message age and an age histogram per queue (active,
-// deferred, hold, incoming, maildrop; all zero-filled), deferred recipients
-// by reason class, and mailstack_postfix_up per instance.
+// The Postfix mail queue per instance: messages, bytes, oldest message age
+// and an age histogram per queue (active, deferred, hold, incoming,
+// maildrop; all zero-filled) and mailstack_postfix_up. Two sources:
+//  - showq (default): the stream behind `postqueue -j`, read from the
+//    public/showq socket without forking postqueue; adds recipients and
+//    deferred recipients by reason class. Needs group postdrop.
+//  - spool: walks queue_directory and reads the head of each queue file
+//    (arrival time and size, as showq does). Faster; needs root or postfix.
 #pragma once
 
 #include <map>
@@ -18,10 +21,11 @@ class PostfixQueueCollector final : public Collector {
  public:
   struct Instance {
     std::string name;   // value of the postfix_instance label
-    std::string showq;  // unix socket path, or HOST:PORT of a showq inet service
+    std::string showq;            // unix socket path, or HOST:PORT of a showq inet service
+    std::string queue_directory;  // spool mode instead of showq (exactly one is set)
   };
   struct Options {
-    std::vector<Instance> instances{{"postfix", "/var/spool/postfix/public/showq"}};
+    std::vector<Instance> instances{{"postfix", "/var/spool/postfix/public/showq", ""}};
   };
   static Result<Options> ParseOptions(const ConfigNode& section);
 
@@ -33,6 +37,9 @@ class PostfixQueueCollector final : public Collector {
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
  private:
+  Status CollectShowq(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
+  Status CollectSpool(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
+
   Options options_;
   std::map<std::string, std::string> last_error_;  // instance -> last logged error
 };

@@ -8,6 +8,11 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <cstdio>
+#include <cstdlib>
+
 #include "collectors/core/logging.h"
 #include "tests/support/fake_server.h"
 
@@ -63,7 +68,7 @@ std::string TempSocket(const char* name) { return ::testing::TempDir() + "/" + n
 
 PostfixQueueCollector::Options One(const std::string& showq) {
   PostfixQueueCollector::Options o;
-  o.instances = {{"postfix", showq}};
+  o.instances = {{"postfix", showq, ""}};
   return o;
 }
 
@@ -185,7 +190,7 @@ TEST(PostfixQueueCollectorTest, MissingSocketAndRecoveryAreLoggedOnce) {
   const std::string path = TempSocket("showq-later");
   ::unlink(path.c_str());
   PostfixQueueCollector::Options o;
-  o.instances = {{"main", path}, {"other", "/nonexistent/dir/showq"}};
+  o.instances = {{"main", path, ""}, {"other", "/nonexistent/dir/showq", ""}};
   PostfixQueueCollector c(o);
   auto s = Collect(c);
   EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=main"], 0);
@@ -212,13 +217,17 @@ TEST(PostfixQueueCollectorTest, OptionErrors) {
   const std::pair<const char*, const char*> cases[] = {
       {"instances: {}", "t.yml:1:12: instances: must be a list (got a map)"},
       {"instances: []", "t.yml:1:12: instances: must list at least one instance"},
-      {"instances:\n  - {name: a}", "t.yml:2:5: instances[0].showq: missing required key"},
+      {"instances:\n  - {name: a}", "t.yml:2:5: instances[0]: needs exactly one of showq and queue_directory"},
+      {"instances:\n  - {name: a, showq: /a, queue_directory: /b}",
+       "t.yml:2:5: instances[0]: needs exactly one of showq and queue_directory"},
+      {"instances:\n  - {name: a, queue_directory: var/spool}",
+       "t.yml:2:32: instances[0].queue_directory: must be an absolute path (got \"var/spool\")"},
       {"instances:\n  - {name: a, showq: relative/showq}",
        "t.yml:2:22: instances[0].showq: must be an absolute unix socket path or HOST:PORT (got \"relative/showq\")"},
       {"instances:\n  - {name: a, showq: /a}\n  - {name: a, showq: /b}",
        "t.yml:3:12: instances[1].name: duplicate instance name \"a\""},
       {"instances:\n  - {name: a, showq: /a, queue_dir: /x}",
-       "t.yml:2:26: instances[0].queue_dir: unknown key (allowed: name, showq)"},
+       "t.yml:2:26: instances[0].queue_dir: unknown key (allowed: name, showq, queue_directory)"},
   };
   for (const auto& [yaml, msg] : cases) {
     auto root = ParseYaml(yaml, "t.yml");
@@ -233,6 +242,101 @@ TEST(PostfixQueueCollectorTest, OptionErrors) {
   ASSERT_TRUE(o.ok()) << o.status().message();
   ASSERT_EQ(o->instances.size(), 2u);
   EXPECT_EQ(o->instances[1].showq, "127.0.0.1:10026");
+}
+
+// Spool mode against a fixture queue_directory built like Postfix's.
+class SpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "/spool" + std::to_string(::getpid());
+    std::system(("rm -rf " + root_).c_str());
+    for (const char* q : {"", "/active", "/deferred", "/deferred/A", "/hold", "/incoming", "/maildrop"}) {
+      ASSERT_EQ(::mkdir((root_ + q).c_str(), 0700), 0) << q;
+    }
+  }
+  void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
+
+  static std::string Record(char type, const std::string& data) {
+    std::string r(1, type);
+    size_t len = data.size();
+    do {
+      unsigned char b = len & 0x7f;
+      len >>= 7;
+      if (len) b |= 0x80;
+      r += static_cast<char>(b);
+    } while (len);
+    return r + data;
+  }
+  // A queue file: 'C' content size, 'T' arrival, 'S' sender, some content.
+  static std::string QueueFile(int64_t size, int64_t arrival) {
+    char c[128];
+    std::snprintf(c, sizeof c, "%15lld %15d %15d %15d %15lld %15d", static_cast<long long>(size), 693, 1, 0,
+                  static_cast<long long>(size), 0);
+    return Record('C', c) + Record('T', std::to_string(arrival) + " 495600") +
+           Record('A', "create_time=" + std::to_string(arrival)) + Record('S', "a@b.test") + Record('M', "") +
+           Record('N', std::string(200, 'x')) + Record('X', "") + Record('E', "");
+  }
+  void Write(const std::string& rel, const std::string& bytes, mode_t mode, int64_t mtime = 0) {
+    std::string path = root_ + "/" + rel;
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr) << path;
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    if (mtime) {
+      struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+      ::utimensat(AT_FDCWD, path.c_str(), ts, 0);
+    }
+  }
+  std::string root_;
+};
+
+TEST_F(SpoolTest, ReadsArrivalAndSizeFromEachFileHead) {
+  const int64_t now = Now();
+  // A deferred file's mtime is its next retry time: it must not be the age.
+  Write("deferred/A/A1B2C3D4E5", QueueFile(2225, now - 7200), 0700, now + 3600);
+  Write("deferred/B12345", QueueFile(1000, now - 60), 0700);
+  Write("hold/H1", QueueFile(500, now - 86400 * 2), 0700);
+  Write("active/X1", QueueFile(10, now), 0700);
+  Write("incoming/I1", QueueFile(77, now - 5), 0600);        // still being written: skipped
+  Write("incoming/123.456", QueueFile(77, now - 5), 0700);   // not a queue id: skipped
+  // maildrop files have no 'C' record: size is the file size; time from 'T'.
+  std::string drop = Record('T', std::to_string(now - 30) + " 0") + Record('S', "u");
+  Write("maildrop/M1", drop, 0744);
+  PostfixQueueCollector::Options o;
+  o.instances = {{"spool", "", root_}};
+  PostfixQueueCollector c(o);
+  auto s = Collect(c);
+  const std::string p = "postfix_instance=spool,queue=";
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=spool"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 3225);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 7200, 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "hold"], 1);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "hold"], 172800, 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "active"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "incoming"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "maildrop"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "maildrop"], static_cast<double>(drop.size()));
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "maildrop"], 30, 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][p + "deferred,le=3600"], 1);
+  // Recipients and reasons need showq (defer logs): not emitted in spool mode.
+  EXPECT_TRUE(s["mailstack_postfix_queue_recipients"].empty());
+  EXPECT_TRUE(s["mailstack_postfix_queue_deferred_recipients"].empty());
+}
+
+TEST_F(SpoolTest, MissingQueueDirectoryIsUpZero) {
+  std::vector<std::string> logs;
+  SetLogSinkForTest([&](std::string_view l) { logs.emplace_back(l); });
+  PostfixQueueCollector::Options o;
+  o.instances = {{"spool", "", root_ + "/nope"}};
+  PostfixQueueCollector c(o);
+  auto s = Collect(c);
+  SetLogSinkForTest(nullptr);
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=spool"], 0);
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("err=\"spool " + root_ + "/nope/active: No such file or directory\""), std::string::npos)
+      << logs[0];
 }
 
 }  // namespace
