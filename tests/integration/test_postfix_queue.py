@@ -1,7 +1,7 @@
 """postfix_queue against a real Postfix 3.7 with real queued mail.
 
 Fills the queue with 37 deferred and 12 held messages and asserts the exporter's numbers equal
-`postqueue -j`'s exactly (counts, bytes, recipients, oldest arrival); reads it as an unprivileged user
+`postqueue -j`'s exactly (counts, bytes, recipients, oldest arrival), from showq and from a walk of the spool; reads it as an unprivileged user
 (denied without the postdrop group, allowed with it); stops Postfix and sees postfix_up 0.
 """
 import collections
@@ -31,6 +31,8 @@ collectors:
         showq: {showq}
       - name: ghost
         showq: /nonexistent/postfix/public/showq
+      - name: spool
+        queue_directory: {qdir}
 """
 
 
@@ -62,7 +64,7 @@ def setUpModule():
     LAB.start_postfix()
     LAB.fill_queue(N_DEFERRED, N_HELD, size=3000)
     LAB.wait_queue({"deferred": N_DEFERRED, "hold": N_HELD, "active": 0, "incoming": 0}, timeout=120)
-    PORT = start_exporter("exporter", CONFIG.format(showq=LAB.showq_socket))
+    PORT = start_exporter("exporter", CONFIG.format(showq=LAB.showq_socket, qdir=LAB.queue_directory))
 
 
 def tearDownModule():
@@ -91,13 +93,16 @@ class PostfixQueueTest(unittest.TestCase):
                                                  postfix_instance="main", queue="hold") or 0) >= 3 else None)(
             scrape()), 15, "held mail 3s old")
         now = time.time()
-        for queue in ("active", "deferred", "hold", "incoming", "maildrop"):
+        for inst, queue in [(i, q) for i in ("main", "spool")
+                            for q in ("active", "deferred", "hold", "incoming", "maildrop")]:
             e = exp.get(queue, {"messages": 0, "bytes": 0, "recipients": 0, "oldest": None})
-            lbl = dict(postfix_instance="main", queue=queue)
-            with self.subTest(queue=queue):
+            lbl = dict(postfix_instance=inst, queue=queue)
+            with self.subTest(instance=inst, queue=queue):
                 self.assertEqual(sample(m, "mailstack_postfix_queue_messages", **lbl), e["messages"])
                 self.assertEqual(sample(m, "mailstack_postfix_queue_size_bytes", **lbl), e["bytes"])
-                self.assertEqual(sample(m, "mailstack_postfix_queue_recipients", **lbl), e["recipients"])
+                # Recipients come from showq only (spool mode does not read defer logs).
+                self.assertEqual(sample(m, "mailstack_postfix_queue_recipients", **lbl),
+                                 e["recipients"] if inst == "main" else None)
                 self.assertEqual(sample(m, "mailstack_postfix_queue_message_age_seconds_count", **lbl), e["messages"])
                 age = sample(m, "mailstack_postfix_queue_oldest_message_age_seconds", **lbl)
                 if e["oldest"] is None:
@@ -118,7 +123,7 @@ class PostfixQueueTest(unittest.TestCase):
                       'err="connect /nonexistent/postfix/public/showq: No such file or directory"', log_of("exporter"))
 
     def test_unprivileged_user_needs_the_postdrop_group(self):
-        cfg = CONFIG.format(showq=LAB.showq_socket)
+        cfg = CONFIG.format(showq=LAB.showq_socket, qdir=LAB.queue_directory)
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         port = start_exporter("exporter-nobody", cfg, nobody)
         try:
@@ -126,6 +131,9 @@ class PostfixQueueTest(unittest.TestCase):
                               else None)(scrape(port)), 10, "a first run")
             self.assertEqual(sample(m, "mailstack_postfix_up", postfix_instance="main"), 0)
             self.assertIn("connect %s: Permission denied" % LAB.showq_socket, log_of("exporter-nobody"))
+            # Spool mode needs root or the postfix user: the queue directories are 0700 postfix.
+            self.assertEqual(sample(m, "mailstack_postfix_up", postfix_instance="spool"), 0)
+            self.assertIn("spool %s/active: Permission denied" % LAB.queue_directory, log_of("exporter-nobody"))
         finally:
             LAB.stop_process("exporter-nobody")
         postdrop = grp.getgrnam("postdrop").gr_gid
