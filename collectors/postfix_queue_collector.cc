@@ -179,20 +179,27 @@ Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool
       continue;
     }
     if (!IsQueueId(name)) continue;
-    int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    // O_NOATIME: reading must not dirty 10,000 inodes (owner or root only).
+    int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
       if (errno == ENOENT) continue;  // delivered or moved since readdir
       status = Status::FromErrno(path + "/" + name, errno);
       break;
     }
+    ssize_t n = ::pread(fd, head, sizeof head, 0);
+    auto h = parse::ParseQueueFileHead(std::string_view(head, n > 0 ? static_cast<size_t>(n) : 0));
+    // Only incoming (cleanup writes there, 0600 until complete) and maildrop
+    // (no 'C' record) need the inode; files in the other queues are complete.
     struct stat st {};
-    ssize_t n = -1;
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0700) == 0700) {
-      n = ::pread(fd, head, sizeof head, 0);  // files still being written are 0600: skipped
+    bool need_stat = !h.has_time || !h.has_size || queue == parse::Queue::kIncoming ||
+                     queue == parse::Queue::kMaildrop;
+    bool skip = n < 0;
+    if (!skip && need_stat) {
+      skip = ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0700) != 0700;
     }
     ::close(fd);
-    if (n < 0) continue;
-    auto h = parse::ParseQueueFileHead(std::string_view(head, static_cast<size_t>(n)));
+    if (skip) continue;
     t->Add(queue, h.has_time ? h.arrival_time : static_cast<int64_t>(st.st_mtime),
            h.has_size ? h.content_size : static_cast<int64_t>(st.st_size));
   }

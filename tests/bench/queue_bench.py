@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""postfix_queue figures, same run, same machine:
+
+1. A real 10,000-message queue (9,000 deferred + 1,000 held) in the lab's Postfix: one collector run in
+   showq mode and in spool mode, against `postqueue -p | tail -1` (median of N runs each).
+2. A 100,000-message showq stream (the real 10,000-message stream recorded, its messages repeated 10
+   times) replayed from disk: RSS of the collecting process before and after.
+
+    usage: tests/bench/queue_bench.py [--runs 7] [--bench build/tests/bench/queue_bench]
+"""
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import lab as labmod  # noqa: E402
+
+
+def bench(binary, *args):
+    out = subprocess.run([binary] + list(args), capture_output=True, text=True, check=True).stdout
+    return dict(kv.split("=", 1) for kv in out.split())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--bench", default=os.path.join(HERE, "..", "..", "build", "tests", "bench", "queue_bench"))
+    args = ap.parse_args()
+    lab = labmod.Lab()
+    try:
+        lab.start_postfix()
+        lab.fill_queue(9000, 1000, size=1024)
+        lab.wait_queue({"deferred": 9000, "hold": 1000, "active": 0, "incoming": 0}, timeout=300)
+        postqueue = []
+        for _ in range(args.runs):
+            t0 = time.monotonic()
+            out = subprocess.run("postqueue -c %s -p | tail -1" % lab.config_dir, shell=True, capture_output=True,
+                                 text=True, check=True).stdout
+            postqueue.append((time.monotonic() - t0) * 1000)
+        showq = bench(args.bench, "--showq", lab.showq_socket, "--runs", str(args.runs))
+        spool = bench(args.bench, "--spool", lab.queue_directory, "--runs", str(args.runs))
+        # Record the real stream and build a 100,000-message one from it.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(lab.showq_socket)
+        data = b""
+        while True:
+            d = s.recv(1 << 16)
+            if not d:
+                break
+            data += d
+        s.close()
+        header = b"protocol\0mail_queue_list_protocol\0\0"
+        assert data.startswith(header) and data.endswith(b"\0\0")
+        body = data[len(header):-1]
+        path = os.path.join(lab.root, "showq-100k.bin")
+        with open(path, "wb") as f:
+            f.write(header)
+            for _ in range(10):
+                f.write(body)
+            f.write(b"\0")
+        replay = bench(args.bench, "--replay", path, "--runs", "3")
+    finally:
+        lab.stop_all()
+    pq = statistics.median(postqueue)
+    print("10,000 queued messages (%s): postqueue -p | tail -1 median %.1f ms -> %s" % (
+        showq["messages"], pq, out.strip()))
+    print("  showq mode: median %s ms = %.2fx postqueue" % (showq["median_ms"], float(showq["median_ms"]) / pq))
+    print("  spool mode: median %s ms = %.2fx postqueue" % (spool["median_ms"], float(spool["median_ms"]) / pq))
+    print("100,000-message stream (%d bytes, %s messages): RSS %s KB before, %s KB after, growth %d KB (peak %s KB)" % (
+        os.path.getsize(path) if os.path.exists(path) else 0, replay["messages"], replay["rss_before_kb"],
+        replay["rss_after_kb"], int(replay["rss_after_kb"]) - int(replay["rss_before_kb"]), replay["rss_peak_kb"]))
+
+
+if __name__ == "__main__":
+    main()
