@@ -142,7 +142,14 @@ Status ShowqParser::OnAttribute(std::string_view name, std::string_view value) {
     return Status::Ok();
   }
   if (name == "reason") {
-    if (!value.empty()) ++msg_.reasons[static_cast<size_t>(ClassifyDeferReason(value))];
+    if (value.empty()) return Status::Ok();
+    // Deferred mail to one destination shares one reason: classify each
+    // distinct text once, not once per recipient.
+    if (value != last_reason_) {
+      last_reason_.assign(value);
+      last_class_ = ClassifyDeferReason(value);
+    }
+    ++msg_.reasons[static_cast<size_t>(last_class_)];
     return Status::Ok();
   }
   // queue_id, sender, forced_expire and attributes of newer Postfix versions

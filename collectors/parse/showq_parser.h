@@ -70,6 +70,8 @@ class ShowqParser {
   bool has_queue_ = false, has_time_ = false, has_size_ = false;
   ShowqMessage msg_;
   uint64_t messages_ = 0;
+  std::string last_reason_;  // memo of the last classified reason
+  DeferReason last_class_ = DeferReason::kOther;
 };
 
 }  // namespace mailstack::parse
