@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 namespace mailstack::net {
 
@@ -109,15 +110,18 @@ Status ReadUntilEof(int fd, const Deadline& deadline, const std::function<Status
   // one system call per 64 KiB instead of a poll+read pair per record.
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  static thread_local char buf[65536];
+  // On the heap: a thread_local buffer would be static TLS, which glibc takes
+  // from every thread's stack, civetweb's small worker stacks included.
+  constexpr size_t kBufSize = 65536;
+  std::unique_ptr<char[]> buf(new char[kBufSize]);
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline.Remaining()).count();
     if (left <= 0) return Status::DeadlineExceeded("read: timed out");
     timeval tv{static_cast<time_t>(left / 1000000), static_cast<suseconds_t>(left % 1000000)};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_WAITALL);
+    ssize_t n = ::recv(fd, buf.get(), kBufSize, MSG_WAITALL);
     if (n > 0) {
-      if (Status s = chunk(std::string_view(buf, static_cast<size_t>(n))); !s.ok()) return s;
+      if (Status s = chunk(std::string_view(buf.get(), static_cast<size_t>(n))); !s.ok()) return s;
       continue;
     }
     if (n == 0) return Status::Ok();
