@@ -2,6 +2,7 @@
 
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
+#include "collectors/services_collector.h"
 
 namespace mailstack {
 namespace {
@@ -22,6 +23,8 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
        &Create<FilesystemCollector>},
       {"postfix_queue", true, "Postfix queue depth, bytes and message ages per queue, read from showq",
        &Create<PostfixQueueCollector>},
+      {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
+       &Create<ServicesCollector>},
   };
   return kRegistry;
 }

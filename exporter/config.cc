@@ -23,6 +23,10 @@ collectors:
     instances:
       - name: postfix
         showq: /var/spool/postfix/public/showq
+  services:
+    # Process checks work with or without systemd; with systemd, prefer
+    # units: [postfix@-.service, dovecot.service, opendkim.service]
+    processes: {postfix: master, dovecot: dovecot, opendkim: opendkim}
 )";
 
 namespace {
