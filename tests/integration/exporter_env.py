@@ -60,3 +60,28 @@ def wait(pred, timeout, what):
 
 def run(argv, timeout=30):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+FAKE_SYSTEMD = os.environ.get("FAKE_SYSTEMD_BIN", os.path.join(REPO, "build", "tests", "fake_systemd"))
+
+
+def start_fake_systemd(lab, bus, state_file):
+    """A private dbus-daemon at `bus` (unless running) and the fake org.freedesktop.systemd1 on it, answering
+    from `state_file` (see tests/support/fake_systemd.cc). Returns the env for processes that use it."""
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + bus)
+    if not lab.pid("dbus-daemon"):
+        if os.path.exists(bus):
+            os.unlink(bus)
+        lab.start_process("dbus-daemon", ["dbus-daemon", "--session", "--address=unix:path=" + bus, "--nofork",
+                                          "--nopidfile"], ready=lambda: os.path.exists(bus))
+    log = os.path.join(lab.root, "log", "fake_systemd.out")
+    seen = 0
+    if os.path.exists(log):
+        with open(log) as f:
+            seen = f.read().count("fake_systemd: ready")
+
+    def ready():
+        with open(log) as f:
+            return f.read().count("fake_systemd: ready") > seen
+    lab.start_process("fake_systemd", [FAKE_SYSTEMD, state_file], env=env, log=log, ready=ready)
+    return env

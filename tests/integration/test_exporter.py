@@ -18,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import dashboards  # noqa: E402
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, REPO, http, parse_metrics, run, sample, wait  # noqa: E402
+from exporter_env import BIN, REPO, http, parse_metrics, run, sample, start_fake_systemd, wait  # noqa: E402
 
 LAB = None
 PORT = None
@@ -33,6 +33,9 @@ collectors:
   postfix_queue:
     instances:
       - {{name: main, showq: {showq}}}
+  services:
+    units: [postfix@-.service, dovecot.service]
+    processes: {{postfix: master}}
   filesystem:
     paths: [/, {fs}]
 """
@@ -66,9 +69,13 @@ def setUpModule():
     CONFIG = os.path.join(LAB.root, "exporter.yml")
     with open(CONFIG, "w") as f:
         f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket))
+    state = os.path.join(LAB.root, "units.state")
+    with open(state, "w") as f:
+        f.write("postfix@-.service loaded active running 0\ndovecot.service loaded active running 2\n")
+    env = start_fake_systemd(LAB, os.path.join(LAB.root, "bus.sock"), state)
     PORT = labmod.free_port()
     LAB.start_process("exporter", [BIN, "--config.file=" + CONFIG,
-                                   "--web.listen-address=127.0.0.1:%d" % PORT],
+                                   "--web.listen-address=127.0.0.1:%d" % PORT], env=env,
                       ready=lambda: http("http://127.0.0.1:%d/-/ready" % PORT, timeout=1)[0] == 200)
     LAB.start_prometheus(["127.0.0.1:%d" % PORT],
                          rule_files=sorted(glob.glob(os.path.join(REPO, "alerts", "*.rules.yml"))))
@@ -121,7 +128,8 @@ class ExporterTest(unittest.TestCase):
         import json
         groups = json.loads(body)["data"]["groups"]
         names = {g["name"] for g in groups}
-        self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix"})
+        self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix",
+                                 "mailstack-services"})
         def healthy():
             gs = json.loads(http(LAB.prom_url + "/api/v1/rules")[2])["data"]["groups"]
             rules = [r for g in gs for r in g["rules"]]
@@ -179,7 +187,7 @@ class ExporterTest(unittest.TestCase):
                  "reload_successful 0 after a bad SIGHUP reload")
             status, _, body = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
             self.assertEqual(status, 500)
-            self.assertEqual(body, "failed to reload config: %s:10:5: collectors.filesystem.colour: unknown key "
+            self.assertEqual(body, "failed to reload config: %s:13:5: collectors.filesystem.colour: unknown key "
                                    "(allowed: paths, enabled, interval, timeout)\n" % CONFIG)
             m = scrape()
             self.assertEqual(sample(m, "mailstack_filesystem_size_bytes", path=FS), FS_SIZE)
@@ -213,6 +221,7 @@ class ExporterTest(unittest.TestCase):
         self.assertIn("config OK: " + CONFIG, r.stdout)
         self.assertIn("enabled:  filesystem       interval 1s, timeout 500ms", r.stdout)
         self.assertIn("enabled:  postfix_queue    interval 1s, timeout 500ms", r.stdout)
+        self.assertIn("enabled:  services         interval 1s, timeout 500ms", r.stdout)
         bad = os.path.join(LAB.root, "bad.yml")
         with open(bad, "w") as f:
             f.write("defaults:\n  interval: 10s\n  timeout: 20s\n")
