@@ -15,6 +15,7 @@
 
 #include "collectors/core/logging.h"
 #include "tests/support/fake_server.h"
+#include "tests/support/queue_file_record.h"
 
 namespace mailstack {
 namespace {
@@ -256,17 +257,7 @@ class SpoolTest : public ::testing::Test {
   }
   void TearDown() override { std::system(("rm -rf " + root_).c_str()); }
 
-  static std::string Record(char type, const std::string& data) {
-    std::string r(1, type);
-    size_t len = data.size();
-    do {
-      unsigned char b = len & 0x7f;
-      len >>= 7;
-      if (len) b |= 0x80;
-      r += static_cast<char>(b);
-    } while (len);
-    return r + data;
-  }
+  static std::string Record(char type, const std::string& data) { return testing::QueueFileRecord(type, data); }
   // A queue file: 'C' content size, 'T' arrival, 'S' sender, some content.
   static std::string QueueFile(int64_t size, int64_t arrival) {
     char c[128];

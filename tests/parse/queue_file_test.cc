@@ -4,22 +4,14 @@
 
 #include <string>
 
+#include "tests/support/queue_file_record.h"
+
 namespace mailstack::parse {
 namespace {
 
 using namespace std::string_literals;
 
-std::string Rec(char type, const std::string& data) {
-  std::string r(1, type);
-  size_t len = data.size();
-  do {
-    unsigned char b = len & 0x7f;
-    len >>= 7;
-    if (len) b |= 0x80;
-    r += static_cast<char>(b);
-  } while (len);
-  return r + data;
-}
+std::string Rec(char type, const std::string& data) { return testing::QueueFileRecord(type, data); }
 
 TEST(QueueFileTest, ReadsSizeAndArrivalLikeShowq) {
   // Bytes as in the lab's deferred/7/7B35511404A.
