@@ -66,7 +66,10 @@ def main():
         ours_port, base_port = labmod.free_port(), labmod.free_port()
         cfg = os.path.join(lab.root, "bench.yml")
         with open(cfg, "w") as f:
-            f.write("collectors:\n  filesystem:\n    paths: [/, %s, /var/mail]\n" % lab.queue_directory)
+            # What the baseline does (queue from showq) plus what it cannot (disk, services).
+            f.write("collectors:\n  filesystem:\n    paths: [/, %s, /var/mail]\n"
+                    "  postfix_queue:\n    instances:\n      - {name: postfix, showq: %s}\n"
+                    "  services:\n    processes: {postfix: master}\n" % (lab.queue_directory, lab.showq_socket))
         ours = lab.start_process("mailstack_exporter", [
             os.path.abspath(args.bin), "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % ours_port,
             "--log.level=warn"], ready=lambda: labmod.port_listening(ours_port))
