@@ -152,10 +152,21 @@ Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectCo
 
 namespace {
 
+// A cache this size covers a queue of 200,000 messages (~20 MB); beyond it
+// files are read every run instead of growing memory further.
+constexpr size_t kMaxHeadCache = 200000;
+
+struct WalkState {
+  const CollectContext& ctx;
+  QueueTotals* totals;
+  PostfixQueueCollector::HeadCache* cache;
+  uint64_t run;
+};
+
 // Walks one queue directory (recursing into one-character hash
-// subdirectories, as mail_scan_dir does), reading each file's head.
-Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool recurse, const CollectContext& ctx,
-                    QueueTotals* t) {
+// subdirectories, as mail_scan_dir does) and adds each complete queue file.
+Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_prefix, parse::Queue queue,
+                    bool recurse, WalkState& w) {
   DIR* d = ::fdopendir(dirfd);
   if (d == nullptr) {
     ::close(dirfd);
@@ -163,8 +174,9 @@ Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool
   }
   Status status;
   char head[512];
+  std::string key;
   while (struct dirent* e = ::readdir(d)) {
-    if (ctx.Done()) {
+    if (w.ctx.Done()) {
       status = Status::DeadlineExceeded(path + ": walk timed out");
       break;
     }
@@ -174,34 +186,48 @@ Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool
       if (!recurse || name[1] != '\0') continue;
       int sub = ::openat(::dirfd(d), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       if (sub < 0) continue;  // raced away or not a directory
-      status = WalkQueueDir(sub, path + "/" + name, queue, recurse, ctx, t);
+      status = WalkQueueDir(sub, path + "/" + name, key_prefix + name + "/", queue, recurse, w);
       if (!status.ok()) break;
       continue;
     }
     if (!IsQueueId(name)) continue;
-    // O_NOATIME: reading must not dirty 10,000 inodes (owner or root only).
-    int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
+    struct stat st {};
+    if (::fstatat(::dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;  // delivered or moved since readdir
       status = Status::FromErrno(path + "/" + name, errno);
       break;
     }
-    ssize_t n = ::pread(fd, head, sizeof head, 0);
-    auto h = parse::ParseQueueFileHead(std::string_view(head, n > 0 ? static_cast<size_t>(n) : 0));
-    // Only incoming (cleanup writes there, 0600 until complete) and maildrop
-    // (no 'C' record) need the inode; files in the other queues are complete.
-    struct stat st {};
-    bool need_stat = !h.has_time || !h.has_size || queue == parse::Queue::kIncoming ||
-                     queue == parse::Queue::kMaildrop;
-    bool skip = n < 0;
-    if (!skip && need_stat) {
-      skip = ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0700) != 0700;
+    // Files still being written are 0600 (showq's mail_open_ok): skipped.
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 0700) != 0700) continue;
+    const int64_t ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    key.assign(key_prefix).append(name);
+    auto it = w.cache->find(key);
+    if (it != w.cache->end() && it->second.ino == st.st_ino && it->second.ctime_ns == ctime_ns) {
+      it->second.seen = w.run;
+      w.totals->Add(queue, it->second.arrival, it->second.size);
+      continue;
     }
+    // O_NOATIME: reading must not dirty 10,000 inodes (owner or root only).
+    int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      status = Status::FromErrno(path + "/" + name, errno);
+      break;
+    }
+    ssize_t n = ::pread(fd, head, sizeof head, 0);
     ::close(fd);
-    if (skip) continue;
-    t->Add(queue, h.has_time ? h.arrival_time : static_cast<int64_t>(st.st_mtime),
-           h.has_size ? h.content_size : static_cast<int64_t>(st.st_size));
+    if (n < 0) continue;
+    auto h = parse::ParseQueueFileHead(std::string_view(head, static_cast<size_t>(n)));
+    // As showq: no 'T' -> mtime; no 'C' (maildrop) -> file size.
+    const int64_t arrival = h.has_time ? h.arrival_time : static_cast<int64_t>(st.st_mtime);
+    const int64_t size = h.has_size ? h.content_size : static_cast<int64_t>(st.st_size);
+    w.totals->Add(queue, arrival, size);
+    if (it != w.cache->end()) {
+      it->second = {st.st_ino, ctime_ns, arrival, size, w.run};
+    } else if (w.cache->size() < kMaxHeadCache) {
+      w.cache->emplace(key, PostfixQueueCollector::HeadCacheEntry{st.st_ino, ctime_ns, arrival, size, w.run});
+    }
   }
   ::closedir(d);
   return status;
@@ -210,13 +236,20 @@ Status WalkQueueDir(int dirfd, const std::string& path, parse::Queue queue, bool
 }  // namespace
 
 Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
+  auto& cache = head_cache_[inst.name];
+  WalkState w{ctx, t, &cache, ++run_};
   for (size_t qi = 0; qi < kQueueCount; ++qi) {
-    const std::string path = inst.queue_directory + "/" + std::string(kQueueNames[qi]);
+    const std::string queue(kQueueNames[qi]);
+    const std::string path = inst.queue_directory + "/" + queue;
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("spool " + path, errno);
     // maildrop is flat; the other queues may be hashed (hash_queue_names).
-    Status s = WalkQueueDir(fd, path, static_cast<parse::Queue>(qi), kQueueNames[qi] != "maildrop", ctx, t);
+    Status s = WalkQueueDir(fd, path, queue + "/", static_cast<parse::Queue>(qi), queue != "maildrop", w);
     if (!s.ok()) return s.WithContext("spool");
+  }
+  for (auto it = cache.begin(); it != cache.end();) {
+    if (it->second.seen != w.run) it = cache.erase(it);
+    else ++it;
   }
   return Status::Ok();
 }

@@ -8,8 +8,11 @@
 //    (arrival time and size, as showq does). Faster; needs root or postfix.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "collectors/core/collector.h"
@@ -40,8 +43,25 @@ class PostfixQueueCollector final : public Collector {
   Status CollectShowq(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
   Status CollectSpool(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
 
+  // Spool mode: what each queue file's head said, keyed by path below
+  // queue_directory and valid while inode and ctime are unchanged (a move
+  // between queues or a retry changes ctime), so a steady queue costs one
+  // fstatat per file per run. Entries not seen in a run are dropped.
+ public:
+  struct HeadCacheEntry {
+    ino_t ino;
+    int64_t ctime_ns;
+    int64_t arrival;
+    int64_t size;
+    uint64_t seen;  // run number that last saw it
+  };
+  using HeadCache = std::unordered_map<std::string, HeadCacheEntry>;
+
+ private:
   Options options_;
   std::map<std::string, std::string> last_error_;  // instance -> last logged error
+  std::map<std::string, HeadCache> head_cache_;    // instance -> cache
+  uint64_t run_ = 0;
 };
 
 }  // namespace mailstack

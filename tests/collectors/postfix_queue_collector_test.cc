@@ -316,6 +316,35 @@ TEST_F(SpoolTest, ReadsArrivalAndSizeFromEachFileHead) {
   EXPECT_TRUE(s["mailstack_postfix_queue_deferred_recipients"].empty());
 }
 
+TEST_F(SpoolTest, CachedHeadsFollowChangesMovesAndDeletions) {
+  const int64_t now = Now();
+  Write("deferred/A/AAA1", QueueFile(100, now - 600), 0700);
+  Write("deferred/BBB2", QueueFile(200, now - 60), 0700);
+  PostfixQueueCollector::Options o;
+  o.instances = {{"spool", "", root_}};
+  PostfixQueueCollector c(o);
+  const std::string p = "postfix_instance=spool,queue=";
+  auto s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 300);
+  // Unchanged files come from the cache and give the same numbers.
+  s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 300);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 600, 2);
+  // Rewritten in place (new content, new ctime), moved to active, deleted.
+  Write("deferred/BBB2", QueueFile(999, now - 7200), 0700);
+  ASSERT_EQ(::rename((root_ + "/deferred/A/AAA1").c_str(), (root_ + "/active/AAA1").c_str()), 0);
+  s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 999);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 7200, 2);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "active"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "active"], 100);
+  ASSERT_EQ(::unlink((root_ + "/deferred/BBB2").c_str()), 0);
+  s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 0);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 0);
+}
+
 TEST_F(SpoolTest, MissingQueueDirectoryIsUpZero) {
   std::vector<std::string> logs;
   SetLogSinkForTest([&](std::string_view l) { logs.emplace_back(l); });
