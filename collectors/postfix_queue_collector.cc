@@ -152,7 +152,7 @@ Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectCo
 
 namespace {
 
-// A cache this size covers a queue of 200,000 messages (~20 MB); beyond it
+// A cache this size covers a queue of 200,000 messages (~130 bytes each); beyond it
 // files are read every run instead of growing memory further.
 constexpr size_t kMaxHeadCache = 200000;
 
