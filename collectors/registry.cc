@@ -1,5 +1,6 @@
 #include "collectors/registry.h"
 
+#include "collectors/certificates_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
 #include "collectors/services_collector.h"
@@ -23,6 +24,8 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
        &Create<FilesystemCollector>},
       {"postfix_queue", true, "Postfix queue depth, bytes and message ages per queue, read from showq",
        &Create<PostfixQueueCollector>},
+      {"certificates", false, "TLS certificate files: expiry, validity and identity of every certificate",
+       &Create<CertificatesCollector>},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
        &Create<ServicesCollector>},
   };

@@ -1,0 +1,194 @@
+#include "collectors/certificates_collector.h"
+
+#include <glob.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+
+#include "collectors/core/logging.h"
+
+namespace mailstack {
+namespace {
+
+using prometheus::MetricType;
+
+constexpr MetricDesc kNotAfter{"mailstack_tls_certificate_not_after_timestamp_seconds",
+                               "Unix time the certificate expires (notAfter).", MetricType::Gauge};
+constexpr MetricDesc kNotBefore{"mailstack_tls_certificate_not_before_timestamp_seconds",
+                                "Unix time the certificate becomes valid (notBefore).", MetricType::Gauge};
+constexpr MetricDesc kExpiry{"mailstack_tls_certificate_expiry_seconds",
+                             "Seconds until the certificate expires; negative once expired.", MetricType::Gauge};
+constexpr MetricDesc kValid{"mailstack_tls_certificate_valid",
+                            "1 if the certificate is within its validity window and its chain verifies.",
+                            MetricType::Gauge};
+constexpr MetricDesc kInfo{"mailstack_tls_certificate_info",
+                           "Identity of the certificate (subject, issuer, serial, SHA-256 fingerprint); always 1.",
+                           MetricType::Gauge};
+constexpr MetricDesc kFileError{"mailstack_tls_certificate_file_error",
+                                "1 if the certificate file could not be read or holds no PEM certificate.",
+                                MetricType::Gauge};
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+
+bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
+
+int64_t ToUnix(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string NameToString(const X509_NAME* name) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len > 0 ? len : 0));
+  BIO_free(bio);
+  return out;
+}
+
+std::string Serial(X509* x) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), nullptr);
+  char* hex = bn ? BN_bn2hex(bn) : nullptr;
+  std::string out = hex ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  return out;
+}
+
+std::string Sha256(X509* x) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(x, EVP_sha256(), md, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+// Reads every certificate of a PEM file.
+Result<std::vector<X509Ptr>> ReadPem(const std::string& path) {
+  BIO* in = BIO_new_file(path.c_str(), "r");
+  if (in == nullptr) {
+    int err = errno;
+    ERR_clear_error();
+    return Status::FromErrno(path, err ? err : EIO);
+  }
+  std::vector<X509Ptr> certs;
+  while (X509* c = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) certs.emplace_back(c);
+  BIO_free(in);
+  ERR_clear_error();  // the end of the file leaves PEM_R_NO_START_LINE
+  if (certs.empty()) return Status::InvalidArgument(path + ": no PEM certificate in the file");
+  return certs;
+}
+
+}  // namespace
+
+Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const ConfigNode& section) {
+  Options o;
+  if (auto s = section.ExpectMap({"files", "ca_file"}); !s.ok()) return s;
+  if (auto n = section["files"]; n.defined() && !n.null()) {
+    auto files = n.AsStringList();
+    if (!files.ok()) return files.status();
+    auto items = n.Items();
+    for (size_t i = 0; i < files->size(); ++i) {
+      if ((*files)[i][0] != '/') return items[i].Error("must be an absolute path or glob (got \"" + (*files)[i] + "\")");
+    }
+    o.files = std::move(files).value();
+  }
+  auto ca = section["ca_file"].AsString("");
+  if (!ca.ok()) return ca.status();
+  o.ca_file = *ca;
+  if (!o.ca_file.empty() && o.ca_file[0] != '/') {
+    return section["ca_file"].Error("must be an absolute path (got \"" + o.ca_file + "\")");
+  }
+  return o;
+}
+
+std::vector<MetricDesc> CertificatesCollector::Describe() const {
+  return {kNotAfter, kNotBefore, kExpiry, kValid, kInfo, kFileError};
+}
+
+Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
+  for (const auto& desc : Describe()) sink.Declare(desc);
+  // Trust anchors, loaded per run so a renewed CA bundle is picked up.
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
+  int loaded = options_.ca_file.empty() ? X509_STORE_set_default_paths(store.get())
+                                        : X509_STORE_load_file(store.get(), options_.ca_file.c_str());
+  ERR_clear_error();
+  if (loaded != 1) return Status::InvalidArgument("cannot load trust anchors from " + options_.ca_file);
+
+  std::vector<std::string> paths;
+  for (const auto& pattern : options_.files) {
+    if (!HasWildcard(pattern)) {
+      paths.push_back(pattern);
+      continue;
+    }
+    glob_t g{};
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) paths.emplace_back(g.gl_pathv[i]);
+    }
+    ::globfree(&g);
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const auto& path : paths) {
+    if (ctx.Done()) return Status::DeadlineExceeded("certificate files: deadline passed");
+    const std::string_view name = path;
+    auto certs = ReadPem(path);
+    if (!certs.ok()) {
+      sink.Gauge(kFileError, {{"name", name}}, 1);
+      auto& last = last_error_[path];
+      if (last != certs.status().message()) {
+        MS_LOG(kWarn, "cannot read certificate file", {{"err", certs.status().message()}});
+        last = certs.status().message();
+      }
+      continue;
+    }
+    last_error_.erase(path);
+    sink.Gauge(kFileError, {{"name", name}}, 0);
+    // The other certificates of the bundle are the untrusted intermediates.
+    STACK_OF(X509)* untrusted = sk_X509_new_null();
+    for (const auto& c : *certs) sk_X509_push(untrusted, c.get());
+    for (size_t i = 0; i < certs->size(); ++i) {
+      X509* c = (*certs)[i].get();
+      const std::string index = std::to_string(i);
+      LabelList labels = {{"source", "file"}, {"name", name}, {"index", index}};
+      const int64_t not_after = ToUnix(X509_get0_notAfter(c));
+      const int64_t not_before = ToUnix(X509_get0_notBefore(c));
+      X509_STORE_CTX* vctx = X509_STORE_CTX_new();
+      bool valid = X509_STORE_CTX_init(vctx, store.get(), c, untrusted) == 1 && X509_verify_cert(vctx) == 1;
+      X509_STORE_CTX_free(vctx);
+      ERR_clear_error();
+      sink.Gauge(kNotAfter, labels, static_cast<double>(not_after));
+      sink.Gauge(kNotBefore, labels, static_cast<double>(not_before));
+      sink.Gauge(kExpiry, labels, static_cast<double>(not_after - now));
+      sink.Gauge(kValid, labels, valid ? 1 : 0);
+      const std::string subject = NameToString(X509_get_subject_name(c));
+      const std::string issuer = NameToString(X509_get_issuer_name(c));
+      const std::string serial = Serial(c);
+      const std::string sha256 = Sha256(c);
+      sink.Gauge(kInfo, {{"source", "file"}, {"name", name}, {"index", index}, {"subject", subject},
+                         {"issuer", issuer}, {"serial", serial}, {"sha256", sha256}},
+                 1);
+    }
+    sk_X509_free(untrusted);  // the certificates are owned by `certs`
+  }
+  return Status::Ok();
+}
+
+}  // namespace mailstack
