@@ -44,8 +44,8 @@ def parse_metrics(text):
     return out
 
 
-def sample(metrics, name, **labels):
-    return metrics.get((name, frozenset(labels.items())))
+def sample(metrics, metric, /, **labels):
+    return metrics.get((metric, frozenset(labels.items())))
 
 
 def wait(pred, timeout, what):

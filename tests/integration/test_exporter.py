@@ -36,6 +36,9 @@ collectors:
   services:
     units: [postfix@-.service, dovecot.service]
     processes: {{postfix: master}}
+  certificates:
+    files: [{crt}]
+    ca_file: {ca}
   filesystem:
     paths: [/, {fs}]
 """
@@ -68,7 +71,7 @@ def setUpModule():
     LAB.wait_queue({"deferred": 3, "hold": 2, "active": 0, "incoming": 0}, timeout=60)
     CONFIG = os.path.join(LAB.root, "exporter.yml")
     with open(CONFIG, "w") as f:
-        f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket))
+        f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket, crt=LAB.server_crt, ca=LAB.ca_cert))
     state = os.path.join(LAB.root, "units.state")
     with open(state, "w") as f:
         f.write("postfix@-.service loaded active running 0\ndovecot.service loaded active running 2\n")
@@ -129,7 +132,7 @@ class ExporterTest(unittest.TestCase):
         groups = json.loads(body)["data"]["groups"]
         names = {g["name"] for g in groups}
         self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix",
-                                 "mailstack-services"})
+                                 "mailstack-services", "mailstack-certificates"})
         def healthy():
             gs = json.loads(http(LAB.prom_url + "/api/v1/rules")[2])["data"]["groups"]
             rules = [r for g in gs for r in g["rules"]]
@@ -181,13 +184,13 @@ class ExporterTest(unittest.TestCase):
         pid = LAB.pid("exporter")
         try:
             with open(CONFIG, "w") as f:
-                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket) + "    colour: blue\n")
+                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket, crt=LAB.server_crt, ca=LAB.ca_cert) + "    colour: blue\n")
             os.kill(pid, signal.SIGHUP)
             wait(lambda: sample(scrape(), "mailstack_exporter_config_last_reload_successful") == 0, 10,
                  "reload_successful 0 after a bad SIGHUP reload")
             status, _, body = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
             self.assertEqual(status, 500)
-            self.assertEqual(body, "failed to reload config: %s:13:5: collectors.filesystem.colour: unknown key "
+            self.assertEqual(body, "failed to reload config: %s:16:5: collectors.filesystem.colour: unknown key "
                                    "(allowed: paths, enabled, interval, timeout)\n" % CONFIG)
             m = scrape()
             self.assertEqual(sample(m, "mailstack_filesystem_size_bytes", path=FS), FS_SIZE)
@@ -196,7 +199,7 @@ class ExporterTest(unittest.TestCase):
                                 collector="filesystem") > before, 10, "collector still running on the old config")
         finally:
             with open(CONFIG, "w") as f:
-                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket))
+                f.write(GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket, crt=LAB.server_crt, ca=LAB.ca_cert))
         status, _, _ = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
         self.assertEqual(status, 200)
         self.assertEqual(sample(scrape(), "mailstack_exporter_config_last_reload_successful"), 1)
@@ -222,6 +225,7 @@ class ExporterTest(unittest.TestCase):
         self.assertIn("enabled:  filesystem       interval 1s, timeout 500ms", r.stdout)
         self.assertIn("enabled:  postfix_queue    interval 1s, timeout 500ms", r.stdout)
         self.assertIn("enabled:  services         interval 1s, timeout 500ms", r.stdout)
+        self.assertIn("enabled:  certificates     interval 1s, timeout 500ms", r.stdout)
         bad = os.path.join(LAB.root, "bad.yml")
         with open(bad, "w") as f:
             f.write("defaults:\n  interval: 10s\n  timeout: 20s\n")

@@ -1,0 +1,97 @@
+"""certificates (files) against certificates issued by the lab's throwaway CA with `openssl ca`:
+timestamps equal `openssl x509 -enddate/-startdate` to the second; an expired certificate and one from
+another CA are reported as such (valid 0), not dropped.
+"""
+import calendar
+import datetime
+import os
+import shutil
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lab as labmod  # noqa: E402
+from exporter_env import BIN, http, parse_metrics, run, sample, wait  # noqa: E402
+
+LAB = None
+PORT = None
+CERTS = None
+
+
+def openssl_time(path, which):
+    out = run(["openssl", "x509", "-in", path, "-noout", "-" + which]).stdout.strip()
+    # notAfter=Feb 20 22:55:56 2027 GMT
+    return calendar.timegm(time.strptime(out.split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+
+
+def setUpModule():
+    global LAB, PORT, CERTS
+    LAB = labmod.Lab()
+    CERTS = os.path.join(LAB.root, "certs")
+    os.makedirs(CERTS, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    good = LAB.issue_cert("good", not_before=now - datetime.timedelta(days=1),
+                          not_after=now + datetime.timedelta(days=20, hours=3))
+    old = LAB.issue_cert("old", not_before=now - datetime.timedelta(days=400),
+                         not_after=now - datetime.timedelta(days=35))
+    shutil.copy(good["crt"], os.path.join(CERTS, "good.crt"))
+    shutil.copy(old["crt"], os.path.join(CERTS, "old.crt"))
+    # A chain from another CA: the lab CA's own cert used as the "trusted" anchor of a self-made one.
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", os.path.join(CERTS, "other.key"), "-out", os.path.join(CERTS, "other.crt"), "-days", "30",
+         "-subj", "/CN=other.example.test"])
+    cfg = os.path.join(LAB.root, "certs.yml")
+    with open(cfg, "w") as f:
+        f.write("defaults: {interval: 1s, timeout: 800ms}\ncollectors:\n  filesystem: {enabled: false}\n"
+                "  postfix_queue: {enabled: false}\n  certificates:\n    files: [\"%s/*.crt\", %s/gone.crt]\n"
+                "    ca_file: %s\n" % (CERTS, CERTS, LAB.ca_cert))
+    PORT = labmod.free_port()
+    LAB.start_process("exporter", [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % PORT],
+                      ready=lambda: http("http://127.0.0.1:%d/-/ready" % PORT, timeout=1)[0] == 200)
+
+
+def tearDownModule():
+    if LAB:
+        LAB.stop_all()
+
+
+def metrics():
+    status, _, body = http("http://127.0.0.1:%d/metrics" % PORT)
+    assert status == 200
+    return parse_metrics(body)
+
+
+class CertificatesTest(unittest.TestCase):
+    def test_times_equal_openssl_and_validity(self):
+        m = wait(lambda: (lambda m: m if sample(m, "mailstack_collector_success", collector="certificates") == 1
+                          else None)(metrics()), 10, "a certificates run")
+        now = time.time()
+        for name, valid in (("good", 1), ("old", 0), ("other", 0)):
+            path = os.path.join(CERTS, name + ".crt")
+            lbl = dict(source="file", name=path, index="0")
+            with self.subTest(cert=name):
+                self.assertEqual(sample(m, "mailstack_tls_certificate_not_after_timestamp_seconds", **lbl),
+                                 openssl_time(path, "enddate"))
+                self.assertEqual(sample(m, "mailstack_tls_certificate_not_before_timestamp_seconds", **lbl),
+                                 openssl_time(path, "startdate"))
+                self.assertAlmostEqual(sample(m, "mailstack_tls_certificate_expiry_seconds", **lbl),
+                                       openssl_time(path, "enddate") - now, delta=2.5)
+                self.assertEqual(sample(m, "mailstack_tls_certificate_valid", **lbl), valid)
+                self.assertEqual(sample(m, "mailstack_tls_certificate_file_error", name=path), 0)
+        self.assertLess(sample(m, "mailstack_tls_certificate_expiry_seconds", source="file",
+                               name=os.path.join(CERTS, "old.crt"), index="0"), -35 * 86400 + 5)
+        self.assertEqual(sample(m, "mailstack_tls_certificate_file_error", name=os.path.join(CERTS, "gone.crt")), 1)
+        info = [k for k in m if k[0] == "mailstack_tls_certificate_info"
+                and ("name", os.path.join(CERTS, "good.crt")) in k[1]]
+        self.assertEqual(len(info), 1)
+        labels = dict(info[0][1])
+        self.assertEqual(labels["subject"], "CN=mail.example.test")
+        serial = run(["openssl", "x509", "-in", os.path.join(CERTS, "good.crt"), "-noout", "-serial"]).stdout
+        self.assertEqual(labels["serial"], serial.strip().split("=")[1])
+        fp = run(["openssl", "x509", "-in", os.path.join(CERTS, "good.crt"), "-noout", "-fingerprint", "-sha256"])
+        self.assertEqual(labels["sha256"], fp.stdout.strip().split("=")[1].replace(":", "").lower())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
