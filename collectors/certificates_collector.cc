@@ -3,7 +3,6 @@
 #include <glob.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -13,24 +12,13 @@
 #include <memory>
 
 #include "collectors/core/logging.h"
+#include "collectors/tls_metrics.h"
 
 namespace mailstack {
 namespace {
 
 using prometheus::MetricType;
 
-constexpr MetricDesc kNotAfter{"mailstack_tls_certificate_not_after_timestamp_seconds",
-                               "Unix time the certificate expires (notAfter).", MetricType::Gauge};
-constexpr MetricDesc kNotBefore{"mailstack_tls_certificate_not_before_timestamp_seconds",
-                                "Unix time the certificate becomes valid (notBefore).", MetricType::Gauge};
-constexpr MetricDesc kExpiry{"mailstack_tls_certificate_expiry_seconds",
-                             "Seconds until the certificate expires; negative once expired.", MetricType::Gauge};
-constexpr MetricDesc kValid{"mailstack_tls_certificate_valid",
-                            "1 if the certificate is within its validity window and its chain verifies.",
-                            MetricType::Gauge};
-constexpr MetricDesc kInfo{"mailstack_tls_certificate_info",
-                           "Identity of the certificate (subject, issuer, serial, SHA-256 fingerprint); always 1.",
-                           MetricType::Gauge};
 constexpr MetricDesc kFileError{"mailstack_tls_certificate_file_error",
                                 "1 if the certificate file could not be read or holds no PEM certificate.",
                                 MetricType::Gauge};
@@ -41,44 +29,6 @@ struct X509Free {
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
-
-int64_t ToUnix(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
-std::string NameToString(const X509_NAME* name) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(len > 0 ? len : 0));
-  BIO_free(bio);
-  return out;
-}
-
-std::string Serial(X509* x) {
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), nullptr);
-  char* hex = bn ? BN_bn2hex(bn) : nullptr;
-  std::string out = hex ? hex : "";
-  OPENSSL_free(hex);
-  BN_free(bn);
-  return out;
-}
-
-std::string Sha256(X509* x) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  X509_digest(x, EVP_sha256(), md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 
 // Reads every certificate of a PEM file.
 Result<std::vector<X509Ptr>> ReadPem(const std::string& path) {
@@ -120,7 +70,7 @@ Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const
 }
 
 std::vector<MetricDesc> CertificatesCollector::Describe() const {
-  return {kNotAfter, kNotBefore, kExpiry, kValid, kInfo, kFileError};
+  return {kTlsNotAfter, kTlsNotBefore, kTlsExpiry, kTlsValid, kTlsInfo, kFileError};
 }
 
 Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
@@ -166,25 +116,11 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     for (const auto& c : *certs) sk_X509_push(untrusted, c.get());
     for (size_t i = 0; i < certs->size(); ++i) {
       X509* c = (*certs)[i].get();
-      const std::string index = std::to_string(i);
-      LabelList labels = {{"source", "file"}, {"name", name}, {"index", index}};
-      const int64_t not_after = ToUnix(X509_get0_notAfter(c));
-      const int64_t not_before = ToUnix(X509_get0_notBefore(c));
       X509_STORE_CTX* vctx = X509_STORE_CTX_new();
       bool valid = X509_STORE_CTX_init(vctx, store.get(), c, untrusted) == 1 && X509_verify_cert(vctx) == 1;
       X509_STORE_CTX_free(vctx);
       ERR_clear_error();
-      sink.Gauge(kNotAfter, labels, static_cast<double>(not_after));
-      sink.Gauge(kNotBefore, labels, static_cast<double>(not_before));
-      sink.Gauge(kExpiry, labels, static_cast<double>(not_after - now));
-      sink.Gauge(kValid, labels, valid ? 1 : 0);
-      const std::string subject = NameToString(X509_get_subject_name(c));
-      const std::string issuer = NameToString(X509_get_issuer_name(c));
-      const std::string serial = Serial(c);
-      const std::string sha256 = Sha256(c);
-      sink.Gauge(kInfo, {{"source", "file"}, {"name", name}, {"index", index}, {"subject", subject},
-                         {"issuer", issuer}, {"serial", serial}, {"sha256", sha256}},
-                 1);
+      EmitCertificate(sink, "file", name, std::to_string(i), c, valid, now);
     }
     sk_X509_free(untrusted);  // the certificates are owned by `certs`
   }

@@ -1,0 +1,87 @@
+#include "collectors/tls_metrics.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
+#include <ctime>
+#include <string>
+
+namespace mailstack {
+
+using prometheus::MetricType;
+
+const MetricDesc kTlsNotAfter{"mailstack_tls_certificate_not_after_timestamp_seconds",
+                              "Unix time the certificate expires (notAfter).", MetricType::Gauge};
+const MetricDesc kTlsNotBefore{"mailstack_tls_certificate_not_before_timestamp_seconds",
+                               "Unix time the certificate becomes valid (notBefore).", MetricType::Gauge};
+const MetricDesc kTlsExpiry{"mailstack_tls_certificate_expiry_seconds",
+                            "Seconds until the certificate expires; negative once expired.", MetricType::Gauge};
+const MetricDesc kTlsValid{"mailstack_tls_certificate_valid",
+                           "1 if the certificate is within its validity window and its chain (and, when probed, "
+                           "the host name) verifies.",
+                           MetricType::Gauge};
+const MetricDesc kTlsInfo{"mailstack_tls_certificate_info",
+                          "Identity of the certificate (subject, issuer, serial, SHA-256 fingerprint); always 1.",
+                          MetricType::Gauge};
+
+namespace {
+
+int64_t ToUnix(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string NameToString(const X509_NAME* name) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len > 0 ? len : 0));
+  BIO_free(bio);
+  return out;
+}
+
+std::string Serial(X509* x) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), nullptr);
+  char* hex = bn ? BN_bn2hex(bn) : nullptr;
+  std::string out = hex ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  return out;
+}
+
+}  // namespace
+
+std::string CertificateSha256(X509* x) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(x, EVP_sha256(), md, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view name, std::string_view index,
+                     X509* c, bool valid, int64_t now) {
+  LabelList labels = {{"source", source}, {"name", name}, {"index", index}};
+  const int64_t not_after = ToUnix(X509_get0_notAfter(c));
+  sink.Gauge(kTlsNotAfter, labels, static_cast<double>(not_after));
+  sink.Gauge(kTlsNotBefore, labels, static_cast<double>(ToUnix(X509_get0_notBefore(c))));
+  sink.Gauge(kTlsExpiry, labels, static_cast<double>(not_after - now));
+  sink.Gauge(kTlsValid, labels, valid ? 1 : 0);
+  const std::string subject = NameToString(X509_get_subject_name(c));
+  const std::string issuer = NameToString(X509_get_issuer_name(c));
+  const std::string serial = Serial(c);
+  const std::string sha256 = CertificateSha256(c);
+  sink.Gauge(kTlsInfo, {{"source", source}, {"name", name}, {"index", index}, {"subject", subject},
+                        {"issuer", issuer}, {"serial", serial}, {"sha256", sha256}},
+             1);
+}
+
+}  // namespace mailstack
