@@ -69,8 +69,9 @@ bool SetTimeout(sd_bus* bus, const Deadline& deadline) {
 
 }  // namespace
 
+// No flush: a stuck bus must not hang a reload or shutdown.
 ServicesCollector::~ServicesCollector() {
-  if (bus_) sd_bus_flush_close_unref(bus_);
+  if (bus_) sd_bus_close_unref(bus_);
 }
 
 Result<ServicesCollector::Options> ServicesCollector::ParseOptions(const ConfigNode& section) {
@@ -147,7 +148,7 @@ void ServicesCollector::CollectProcesses(MetricSink& sink) {
 Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& sink) {
   if (options_.units.empty()) return Status::Ok();
   if (bus_ != nullptr && !sd_bus_is_open(bus_)) {
-    sd_bus_flush_close_unref(bus_);
+    sd_bus_close_unref(bus_);
     bus_ = nullptr;
   }
   if (bus_ == nullptr) {
@@ -220,7 +221,7 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
   if (!failure.ok()) {
     // Reconnect next run: systemd or the bus may have restarted, or the
     // connection may hold a late reply to a call that timed out.
-    sd_bus_flush_close_unref(bus_);
+    sd_bus_close_unref(bus_);
     bus_ = nullptr;
   }
   return failure;
