@@ -8,6 +8,8 @@
 
 #include "collectors/core/logging.h"
 
+#include "tests/support/option_errors.h"
+
 namespace mailstack {
 namespace {
 
@@ -97,19 +99,12 @@ TEST(CertificatesCollectorTest, GlobsAndUnreadableFiles) {
 }
 
 TEST(CertificatesCollectorTest, OptionErrors) {
-  const std::pair<const char*, const char*> cases[] = {
+  testing::ExpectOptionErrors<CertificatesCollector>({
       {"files: /etc/x.pem", "t.yml:1:8: files: must be a list of strings (got a scalar \"/etc/x.pem\")"},
       {"files: [x.pem]", "t.yml:1:9: files[0]: must be an absolute path or glob (got \"x.pem\")"},
       {"ca_file: ca.pem", "t.yml:1:10: ca_file: must be an absolute path (got \"ca.pem\")"},
       {"file: [/x]", "t.yml:1:1: file: unknown key (allowed: files, ca_file)"},
-  };
-  for (const auto& [yaml, msg] : cases) {
-    auto root = ParseYaml(yaml, "t.yml");
-    ASSERT_TRUE(root.ok());
-    auto o = CertificatesCollector::ParseOptions(*root);
-    ASSERT_FALSE(o.ok()) << yaml;
-    EXPECT_EQ(o.status().message(), msg) << yaml;
-  }
+  });
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 #include "tests/support/fake_server.h"
 #include "tests/support/queue_file_record.h"
 
+#include "tests/support/option_errors.h"
+
 namespace mailstack {
 namespace {
 
@@ -215,7 +217,7 @@ TEST(PostfixQueueCollectorTest, MissingSocketAndRecoveryAreLoggedOnce) {
 }
 
 TEST(PostfixQueueCollectorTest, OptionErrors) {
-  const std::pair<const char*, const char*> cases[] = {
+  testing::ExpectOptionErrors<PostfixQueueCollector>({
       {"instances: {}", "t.yml:1:12: instances: must be a list (got a map)"},
       {"instances: []", "t.yml:1:12: instances: must list at least one instance"},
       {"instances:\n  - {name: a}", "t.yml:2:5: instances[0]: needs exactly one of showq and queue_directory"},
@@ -229,14 +231,7 @@ TEST(PostfixQueueCollectorTest, OptionErrors) {
        "t.yml:3:12: instances[1].name: duplicate instance name \"a\""},
       {"instances:\n  - {name: a, showq: /a, queue_dir: /x}",
        "t.yml:2:26: instances[0].queue_dir: unknown key (allowed: name, showq, queue_directory)"},
-  };
-  for (const auto& [yaml, msg] : cases) {
-    auto root = ParseYaml(yaml, "t.yml");
-    ASSERT_TRUE(root.ok());
-    auto o = PostfixQueueCollector::ParseOptions(*root);
-    ASSERT_FALSE(o.ok()) << yaml;
-    EXPECT_EQ(o.status().message(), msg) << yaml;
-  }
+  });
   auto root = ParseYaml("instances:\n  - {name: main, showq: /var/spool/postfix/public/showq}\n"
                         "  - {name: out, showq: \"127.0.0.1:10026\"}", "t.yml");
   auto o = PostfixQueueCollector::ParseOptions(*root);

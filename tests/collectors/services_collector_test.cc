@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "tests/support/option_errors.h"
+
 namespace mailstack {
 namespace {
 
@@ -89,7 +91,7 @@ TEST(ServicesCollectorTest, NoSystemBusFailsTheRunWithAClearReason) {
 }
 
 TEST(ServicesCollectorTest, OptionErrors) {
-  const std::pair<const char*, const char*> cases[] = {
+  testing::ExpectOptionErrors<ServicesCollector>({
       {"units: postfix.service", "t.yml:1:8: units: must be a list of strings (got a scalar \"postfix.service\")"},
       {"units: [postfix]", "t.yml:1:9: units[0]: must be a unit name like postfix.service (got \"postfix\")"},
       {"units: [a.service, a.service]", "t.yml:1:20: units[1]: duplicate unit \"a.service\""},
@@ -98,14 +100,7 @@ TEST(ServicesCollectorTest, OptionErrors) {
        "t.yml:1:22: processes.postfix: process names are at most 15 characters (the kernel's comm; got "
        "\"averyveryverylongname\")"},
       {"unit: [a.service]", "t.yml:1:1: unit: unknown key (allowed: units, processes)"},
-  };
-  for (const auto& [yaml, msg] : cases) {
-    auto root = ParseYaml(yaml, "t.yml");
-    ASSERT_TRUE(root.ok());
-    auto o = ServicesCollector::ParseOptions(*root);
-    ASSERT_FALSE(o.ok()) << yaml;
-    EXPECT_EQ(o.status().message(), msg) << yaml;
-  }
+  });
 }
 
 }  // namespace
