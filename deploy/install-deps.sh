@@ -17,7 +17,7 @@ build_pkgs=(
 test_pkgs=(
   python3 curl openssl procps iproute2
   postfix dovecot-imapd dovecot-pop3d opendkim opendkim-tools nsd bind9-dnsutils swaks
-  dbus-daemon util-linux
+  dbus-daemon util-linux systemd
   prometheus prometheus-alertmanager prometheus-postfix-exporter
   clang libclang-rt-14-dev
 )
