@@ -158,7 +158,10 @@ TEST(ExporterTest, LandingPageListsCollectorsWithStatus) {
   });
   Exporter e({});
   ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
-  ASSERT_TRUE(WaitFor([&] { return e.RenderLanding("/metrics").find("failed") != std::string::npos; }));
+  ASSERT_TRUE(WaitFor([&] {  // both first runs finished
+    std::string h = e.RenderLanding("/metrics");
+    return h.find("failed") != std::string::npos && h.find("pending") == std::string::npos;
+  }));
   std::string html = e.RenderLanding("/metrics");
   EXPECT_NE(html.find("<a href=\"/metrics\">Metrics</a>"), std::string::npos);
   EXPECT_NE(html.find("<td>alpha</td><td>10s</td><td>5s</td><td class=\"ok\">ok</td>"), std::string::npos) << html;
