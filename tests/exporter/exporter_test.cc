@@ -89,7 +89,9 @@ TEST(ExporterTest, OverrunningCollectorOnlyTurnsItsOwnSuccessToZero) {
   Exporter e({});
   ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
   ASSERT_TRUE(WaitFor([&] {
-    return e.RenderMetrics().find("mailstack_collector_success{collector=\"beta\"} 0\n") != std::string::npos;
+    std::string t = e.RenderMetrics();
+    return t.find("mailstack_collector_success{collector=\"beta\"} 0\n") != std::string::npos &&
+           t.find("mailstack_collector_success{collector=\"alpha\"} 1\n") != std::string::npos;
   }));
   auto t0 = std::chrono::steady_clock::now();
   std::string text = e.RenderMetrics();
