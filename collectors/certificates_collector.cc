@@ -94,8 +94,7 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     }
     ::globfree(&g);
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = static_cast<int64_t>(UnixTime());
   for (const auto& path : paths) {
     if (ctx.Done()) return Status::DeadlineExceeded("certificate files: deadline passed");
     const std::string_view name = path;

@@ -258,8 +258,7 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
   for (const auto& desc : Describe()) sink.Declare(desc);
   for (const auto& inst : options_.instances) {
     const std::string_view iname = inst.name;
-    QueueTotals t(std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count());
+    QueueTotals t(static_cast<int64_t>(UnixTime()));
     Status status = inst.showq.empty() ? CollectSpool(inst, ctx, &t) : CollectShowq(inst, ctx, &t);
     if (!status.ok()) {
       sink.Gauge(kUp, {{"postfix_instance", iname}}, 0);

@@ -8,7 +8,6 @@
 
 #include "collectors/core/logging.h"
 #include "collectors/core/metrics.h"
-#include "collectors/registry.h"
 #include "exporter/exposition.h"
 #include "exporter/process_metrics.h"
 
@@ -43,10 +42,6 @@ constexpr MetricDesc kDuration{"mailstack_collector_duration_seconds",
 constexpr MetricDesc kLastSuccess{"mailstack_collector_last_success_timestamp_seconds",
                                   "Unix time the collector last finished a successful run (0 if never).",
                                   MetricType::Gauge};
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;
@@ -140,7 +135,7 @@ Status Exporter::Apply(Config config) {
     runners_ = fresh;
     config_source_ = config.source;
     last_reload_ok_ = true;
-    last_reload_success_unix_ = WallNow();
+    last_reload_success_unix_ = UnixTime();
   }
   ready_ = true;
   for (const auto& r : *old) r->Stop(2s);

@@ -2,6 +2,7 @@
 
 #include <CivetServer.h>
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 

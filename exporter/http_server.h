@@ -4,7 +4,6 @@
 // Concurrent scrapes above max_requests get 503.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>

@@ -15,10 +15,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3fs", s);
@@ -210,7 +206,7 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
     snap->success = status.ok();
     snap->error = status.ok() ? std::string() : status.message();
     snap->duration_seconds = duration;
-    snap->end_unix = WallNow();
+    snap->end_unix = UnixTime();
     if (status.ok()) last_success = snap->end_unix;
     snap->last_success_unix = last_success;
     snap->run = ++run;

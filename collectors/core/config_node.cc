@@ -1,7 +1,6 @@
 #include "collectors/core/config_node.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace mailstack {
 
@@ -164,26 +163,6 @@ Result<bool> ConfigNode::AsBool() const {
   if (*s == "true" || *s == "yes" || *s == "on") return true;
   if (*s == "false" || *s == "no" || *s == "off") return false;
   return Error("must be true or false (got \"" + *s + "\")");
-}
-
-Result<int64_t> ConfigNode::AsInt(int64_t min, int64_t max) const {
-  auto s = Scalar("an integer");
-  if (!s.ok()) return s.status();
-  const std::string& t = *s;
-  size_t i = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
-  if (i >= t.size()) return Error("must be an integer (got \"" + t + "\")");
-  int64_t v = 0;
-  for (; i < t.size(); ++i) {
-    if (t[i] < '0' || t[i] > '9') return Error("must be an integer (got \"" + t + "\")");
-    if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) return Error("integer too large (got \"" + t + "\")");
-    v = v * 10 + (t[i] - '0');
-  }
-  if (t[0] == '-') v = -v;
-  if (v < min || v > max) {
-    return Error("must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                 " (got " + t + ")");
-  }
-  return v;
 }
 
 Result<Duration> ConfigNode::AsDuration() const {

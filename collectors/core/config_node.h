@@ -59,7 +59,6 @@ class ConfigNode {
 
   Result<std::string> AsString() const;
   Result<bool> AsBool() const;
-  Result<int64_t> AsInt(int64_t min, int64_t max) const;
   Result<Duration> AsDuration() const;
   Result<std::vector<std::string>> AsStringList() const;
   // A map of string to string (e.g. services.processes).

@@ -27,14 +27,14 @@ class Deadline {
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(Remaining()).count();
     return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
   }
-  // The earlier of this deadline and `now + d`.
-  Deadline Sooner(Clock::duration d) const {
-    auto t = Clock::now() + d;
-    return Deadline(t < at_ ? t : at_);
-  }
-
  private:
   Clock::time_point at_;
 };
+
+// Wall-clock Unix time in seconds (for timestamps and ages, never for
+// deadlines: those use the steady clock).
+inline double UnixTime() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace mailstack

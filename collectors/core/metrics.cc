@@ -35,7 +35,6 @@ prometheus::ClientMetric& MetricSink::Add(const MetricDesc& desc, LabelList labe
     m.label.push_back(prometheus::ClientMetric::Label{std::string(k), std::string(v)});
   }
   fam.metric.push_back(std::move(m));
-  ++samples_;
   return fam.metric.back();
 }
 

@@ -38,7 +38,6 @@ class MetricSink {
   // Makes the family appear (HELP/TYPE) even if it gets no samples.
   void Declare(const MetricDesc& desc);
 
-  size_t sample_count() const { return samples_; }
   std::vector<prometheus::MetricFamily> Take() { return std::move(families_); }
 
  private:
@@ -47,7 +46,6 @@ class MetricSink {
 
   std::vector<prometheus::MetricFamily> families_;
   std::unordered_map<std::string, size_t> index_;
-  size_t samples_ = 0;
 };
 
 // HELP text as the exposition format wants it (prometheus-cpp 1.0.1 does not

@@ -1,6 +1,7 @@
 // Deadline-bounded stream sockets: connect to a unix socket path or a
 // host:port (numeric IPv4/IPv6 or localhost), and read until EOF. Every wait
-// is a poll(2) bounded by the caller's deadline; no call blocks past it.
+// (poll for connect, SO_RCVTIMEO for reads) is bounded by the caller's
+// deadline; no call blocks past it.
 #pragma once
 
 #include <functional>
