@@ -75,13 +75,9 @@ std::vector<MetricDesc> CertificatesCollector::Describe() const {
 
 Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   for (const auto& desc : Describe()) sink.Declare(desc);
-  // Trust anchors, loaded per run so a renewed CA bundle is picked up.
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
-  int loaded = options_.ca_file.empty() ? X509_STORE_set_default_paths(store.get())
-                                        : X509_STORE_load_file(store.get(), options_.ca_file.c_str());
-  ERR_clear_error();
-  if (loaded != 1) return Status::InvalidArgument("cannot load trust anchors from " + options_.ca_file);
-
+  // Trust anchors, reloaded when the CA file changes.
+  auto store = trust_stores_.Get(options_.ca_file);
+  if (!store.ok()) return store.status();
   std::vector<std::string> paths;
   for (const auto& pattern : options_.files) {
     if (!HasWildcard(pattern)) {
@@ -115,10 +111,7 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     for (const auto& c : *certs) sk_X509_push(untrusted, c.get());
     for (size_t i = 0; i < certs->size(); ++i) {
       X509* c = (*certs)[i].get();
-      X509_STORE_CTX* vctx = X509_STORE_CTX_new();
-      bool valid = X509_STORE_CTX_init(vctx, store.get(), c, untrusted) == 1 && X509_verify_cert(vctx) == 1;
-      X509_STORE_CTX_free(vctx);
-      ERR_clear_error();
+      const bool valid = VerifyChain(store->get(), c, untrusted, nullptr);
       EmitCertificate(sink, "file", name, std::to_string(i), c, valid, now);
     }
     sk_X509_free(untrusted);  // the certificates are owned by `certs`

@@ -11,6 +11,7 @@
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/tls_metrics.h"
 
 namespace mailstack {
 
@@ -33,6 +34,7 @@ class CertificatesCollector final : public Collector {
  private:
   Options options_;
   std::map<std::string, std::string> last_error_;  // path -> last logged error
+  TrustStores trust_stores_;
 };
 
 }  // namespace mailstack

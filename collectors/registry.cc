@@ -3,6 +3,7 @@
 #include "collectors/certificates_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
+#include "collectors/probes_collector.h"
 #include "collectors/services_collector.h"
 
 namespace mailstack {
@@ -26,6 +27,9 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
        &Create<PostfixQueueCollector>},
       {"certificates", false, "TLS certificate files: expiry, validity and identity of every certificate",
        &Create<CertificatesCollector>},
+      {"probes", false, "mail ports by their real protocol dialog (SMTP, IMAP, POP3, ManageSieve, milter) "
+       "with STARTTLS or implicit TLS, and the certificates they serve",
+       &Create<ProbesCollector>},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
        &Create<ServicesCollector>},
   };

@@ -2,11 +2,17 @@
 // collector (source="file") and the probes collector (source="probe").
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "collectors/core/metrics.h"
+#include "collectors/core/status.h"
 
 namespace mailstack {
 
@@ -23,5 +29,34 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
 
 // SHA-256 fingerprint of the DER encoding, lower-case hex.
 std::string CertificateSha256(X509* cert);
+
+using X509StorePtr = std::shared_ptr<X509_STORE>;
+
+// Trust anchors per CA file ("" = the system store), loaded once and again
+// only when the file changes (inode, size or mtime): loading the system
+// bundle costs milliseconds of CPU, more than a whole probe. Thread-safe.
+class TrustStores {
+ public:
+  Result<X509StorePtr> Get(const std::string& ca_file);
+
+ private:
+  struct Entry {
+    X509StorePtr store;
+    ino_t ino = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> cache_;
+};
+
+// Whether `cert` chains to a trust anchor of `store` through `untrusted`
+// (may be null) and is within its validity window. On failure `error` says
+// why (OpenSSL's text).
+bool VerifyChain(X509_STORE* store, X509* cert, STACK_OF(X509)* untrusted, std::string* error);
+
+// Whether `cert` is for `name`: an IP literal against IP SANs, a DNS name
+// against DNS SANs (wildcards as RFC 6125) or, without SANs, the CN.
+bool CertificateMatchesName(X509* cert, const std::string& name);
 
 }  // namespace mailstack

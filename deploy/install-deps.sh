@@ -18,7 +18,8 @@ test_pkgs=(
   python3 curl openssl procps iproute2
   postfix dovecot-imapd dovecot-pop3d opendkim opendkim-tools nsd bind9-dnsutils swaks
   dbus-daemon util-linux systemd
-  prometheus prometheus-alertmanager prometheus-postfix-exporter
+  dovecot-managesieved dovecot-sieve
+  prometheus prometheus-alertmanager prometheus-postfix-exporter prometheus-blackbox-exporter
   clang libclang-rt-14-dev
 )
 

@@ -72,6 +72,16 @@ Status ParseInet(const std::string& address, sockaddr_storage* ss, socklen_t* le
 
 }  // namespace
 
+Status ValidateAddress(const std::string& address) {
+  if (!address.empty() && address[0] == '/') {
+    if (address.size() >= sizeof(sockaddr_un::sun_path)) return Status::InvalidArgument("socket path too long");
+    return Status::Ok();
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  return ParseInet(address, &ss, &len);
+}
+
 Result<Fd> Connect(const std::string& address, const Deadline& deadline) {
   const std::string ctx = "connect " + address;
   sockaddr_storage ss{};

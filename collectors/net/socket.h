@@ -34,6 +34,9 @@ class Fd {
 // numeric host or "localhost". Errors read "connect <address>: <cause>".
 Result<Fd> Connect(const std::string& address, const Deadline& deadline);
 
+// OK if Connect() accepts the form of `address` (for config validation).
+Status ValidateAddress(const std::string& address);
+
 // Calls `chunk` with every piece read until the peer closes. Stops with the
 // first non-OK status from `chunk`, DeadlineExceeded at the deadline, or the
 // read error.

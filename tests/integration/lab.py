@@ -20,6 +20,7 @@ Pitfalls that shaped this file are marked with "PITFALL:" comments.
 
 import atexit
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -48,6 +49,7 @@ PORTS = {
     "pop3": 110,
     "pop3s": 995,
     "milter": 8891,       # OpenDKIM
+    "sieve": 4190,        # ManageSieve (RFC 5804), only if dovecot-managesieved is installed
     "dns": 5353,          # nsd, UDP and TCP
 }
 
@@ -60,11 +62,22 @@ VMAIL_GID = 5000
 
 _MARKER = ".mailstack-lab"  # marks a root dir we created and may wipe
 
+MANAGESIEVE_LOGIN = "/usr/lib/dovecot/managesieve-login"
+MANAGESIEVE = "/usr/lib/dovecot/managesieve"
+
+
+def managesieve_available():
+    """True if Pigeonhole's ManageSieve server (dovecot-managesieved) is installed."""
+    return all(os.access(p, os.X_OK) for p in (MANAGESIEVE_LOGIN, MANAGESIEVE))
+
 
 # binary -> Debian package, checked before each daemon is started
 _PACKAGES = {
     "postfix": "postfix", "postqueue": "postfix", "postsuper": "postfix", "postconf": "postfix",
-    "dovecot": "dovecot-imapd dovecot-pop3d", "doveconf": "dovecot-core",
+    "dovecot": "dovecot-imapd dovecot-pop3d", "doveconf": "dovecot-core", "doveadm": "dovecot-core",
+    # ManageSieve is optional: not on PATH, so require() is given the full path
+    "/usr/lib/dovecot/managesieve-login": "dovecot-managesieved dovecot-sieve",
+    "/usr/lib/dovecot/managesieve": "dovecot-managesieved dovecot-sieve",
     "opendkim": "opendkim", "opendkim-genkey": "opendkim-tools",
     "nsd": "nsd", "nsd-checkconf": "nsd", "nsd-checkzone": "nsd", "dig": "bind9-dnsutils",
     "prometheus": "prometheus", "promtool": "prometheus", "openssl": "openssl",
@@ -403,6 +416,8 @@ class Lab:
         self.dovecot_dir = os.path.join(root, "dovecot")
         self.dovecot_conf = os.path.join(self.dovecot_dir, "dovecot.conf")
         self.dovecot_log = os.path.join(self.log_dir, "dovecot.log")
+        self.sieve_dir = os.path.join(self.dovecot_dir, "sieve")   # per-user Sieve scripts
+        self.sieve_enabled = None    # set by start_dovecot
         self.opendkim_dir = os.path.join(root, "opendkim")
         self.opendkim_conf = os.path.join(self.opendkim_dir, "opendkim.conf")
         self.dkim_key_dir = os.path.join(self.opendkim_dir, "keys")
@@ -1111,17 +1126,26 @@ labdefer  unix  -       -       n       -       -       smtp
                           interval=0.1, logs=[self.maillog])
 
     # --------------------------------------------------------------- Dovecot
-    def start_dovecot(self, timeout=30):
+    def start_dovecot(self, sieve=None, timeout=30):
         """Dovecot 2.3 standalone (no conf.d): IMAP 143/993, POP3 110/995,
-        SASL socket for Postfix at <queue_directory>/private/auth."""
+        SASL socket for Postfix at <queue_directory>/private/auth.
+
+        sieve: ManageSieve on 4190 (STARTTLS, RFC 5804).  None = only if
+        dovecot-managesieved is installed; True = required (LabError naming
+        the package if missing); False = off."""
         if self.pid("dovecot"):
             return
         t0 = time.monotonic()
         require("dovecot", "doveconf", "openssl")
+        if sieve is None:
+            sieve = managesieve_available()
+        elif sieve:
+            require(MANAGESIEVE_LOGIN, MANAGESIEVE)
         if not os.path.isdir(os.path.join(self.queue_directory, "private")):
             raise LabError("start_postfix() first: Dovecot's auth socket goes into "
                            "Postfix's %s/private (created by `postfix check`)" % self.queue_directory)
-        for k in ("imap", "imaps", "pop3", "pop3s"):
+        port_keys = ("imap", "imaps", "pop3", "pop3s") + (("sieve",) if sieve else ())
+        for k in port_keys:
             ensure_port_free(self.ports[k])
         self.ensure_server_cert()
         d = _mkdir(self.dovecot_dir, 0o755)
@@ -1134,6 +1158,27 @@ labdefer  unix  -       -       n       -       -       smtp
             PROBE_USER, pw, VMAIL_UID, VMAIL_GID, self.maildir("probe")), 0o640, 0, _ids("dovecot")[1])
         dh = "ssl_dh = </usr/share/dovecot/dh.pem\n" if os.path.exists("/usr/share/dovecot/dh.pem") else ""
         P = self.ports
+        sieve_conf = ""
+        if sieve:
+            # Pigeonhole without conf.d: the managesieve/managesieve-login
+            # services and the `sieve` protocol come with the package's
+            # settings plugins; only the listener (the built-in default
+            # service has none) and a script location are needed.  Scripts
+            # live OUTSIDE the Maildir home (~/.dovecot.sieve would sit among
+            # the Maildir++ folders); the managesieve process runs as vmail.
+            _mkdir(self.sieve_dir, 0o755, VMAIL_UID, VMAIL_GID)
+            sieve_conf = """\
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {port}
+  }}
+}}
+protocol sieve {{
+}}
+plugin {{
+  sieve = file:{sd}/%d/%n/scripts;active={sd}/%d/%n/active.sieve
+}}
+""".format(port=P["sieve"], sd=self.sieve_dir)
         _write(self.dovecot_conf, """\
 # standalone lab config (no conf.d)
 instance_name = mailstack-test
@@ -1141,7 +1186,7 @@ base_dir = {base}
 state_dir = {state}
 log_path = {log}
 info_log_path = {log}
-protocols = imap pop3
+protocols = imap pop3{sieve_proto}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{crt}
@@ -1186,11 +1231,12 @@ service auth {{
 }}
 """.format(base=base, state=state, log=self.dovecot_log, crt=self.server_crt, key=self.server_key,
            dh=dh, users=users, uid=VMAIL_UID, gid=VMAIL_GID, vmail=self.vmail_dir,
-           sasl=self.sasl_socket, **P))
+           sasl=self.sasl_socket, sieve_proto=" sieve" if sieve else "", **P) + sieve_conf)
         r = run(["doveconf", "-c", self.dovecot_conf, "-n"], check=False)
         if r.returncode != 0:
             self._fail("doveconf check", [], r.stderr.decode(errors="replace"))
-        ports = [P[k] for k in ("imap", "imaps", "pop3", "pop3s")]
+        self.sieve_enabled = bool(sieve)
+        ports = [P[k] for k in port_keys]
         self.start_process("dovecot", ["dovecot", "-F", "-c", self.dovecot_conf],
                            logs=[self.dovecot_log], timeout=timeout,
                            ready=lambda: all(port_listening(p) for p in ports)
@@ -1199,6 +1245,75 @@ service auth {{
 
     def doveadm(self, *args, timeout=30):
         return run(["doveadm", "-c", self.dovecot_conf] + list(args), timeout=timeout)
+
+    # ------------------------------------------------- certificate rotation
+    @staticmethod
+    def cert_file_der(path):
+        """DER bytes of the (first) certificate in a PEM file (cert or key+cert)."""
+        with open(path) as f:
+            text = f.read()
+        m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
+        if not m:
+            raise LabError("no certificate in %s" % path)
+        return ssl.PEM_cert_to_DER_cert(m.group(0))
+
+    @staticmethod
+    def fingerprint(der):
+        return hashlib.sha256(der).hexdigest()
+
+    def served_cert_der(self, port, timeout=5):
+        """DER of the certificate served on an implicit-TLS port (993, 995,
+        465).  No verification: an expired or foreign cert is returned too."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            with ctx.wrap_socket(s, server_hostname=MAIL_HOST) as t:
+                return t.getpeercert(binary_form=True)
+
+    def rotate_server_cert(self, **issue_kwargs):
+        """Issue a NEW server certificate (new key) from the lab CA and move it
+        into place at self.server_key / self.server_crt (Dovecot) and
+        self.server_pem (Postfix) by rename(2) -- nothing is reloaded.
+
+        Postfix picks it up as its smtpd processes are replaced; Dovecot keeps
+        serving the old one until reload_dovecot().  issue_kwargs go to
+        issue_cert() (cn, sans, not_before, not_after, bits).  Returns the
+        SHA-256 fingerprint (hex) of the new certificate's DER."""
+        self.ensure_server_cert()
+        self._rotation = getattr(self, "_rotation", 0) + 1
+        # issue under a scratch name: issue_cert("server") would rewrite
+        # server.key and server.crt in place, one after the other (a reload in
+        # between would load a key that does not match the cert)
+        new = self.issue_cert("server-rot%d" % self._rotation, **issue_kwargs)
+        os.rename(new["key"], self.server_key)
+        os.rename(new["crt"], self.server_crt)
+        os.rename(new["pem"], self.server_pem)
+        for ext in (".csr", ".ext"):
+            try:
+                os.unlink(os.path.join(self.pki_dir, "server-rot%d%s" % (self._rotation, ext)))
+            except FileNotFoundError:
+                pass
+        return self.fingerprint(self.cert_file_der(self.server_crt))
+
+    rotate_dovecot_cert = rotate_server_cert
+
+    def reload_dovecot(self, port=None, timeout=20):
+        """`doveadm reload`, then wait until the certificate served on 993
+        (or `port`) is the one in self.server_crt.  Returns the seconds from
+        the reload command to the first handshake with the new cert."""
+        if not self.pid("dovecot"):
+            raise LabError("start_dovecot() first")
+        port = port or self.ports["imaps"]
+        want = self.cert_file_der(self.server_crt)
+        t0 = time.monotonic()
+        self.doveadm("reload")
+        wait_until(lambda: self.served_cert_der(port) == want, timeout,
+                   "Dovecot to serve %s on port %d after reload (sha256 %s)"
+                   % (self.server_crt, port, self.fingerprint(want)),
+                   interval=0.02, logs=[self.dovecot_log])
+        self._timed("reload_dovecot", t0)
+        return self.timings["reload_dovecot"]
 
     # -------------------------------------------------------------- OpenDKIM
     def ensure_dkim_key(self):

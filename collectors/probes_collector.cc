@@ -1,0 +1,261 @@
+#include "collectors/probes_collector.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "collectors/core/logging.h"
+#include "collectors/net/socket.h"
+
+namespace mailstack {
+namespace {
+
+using prometheus::MetricType;
+using probe::Protocol;
+using probe::Tls;
+
+constexpr MetricDesc kSuccess{"mailstack_probe_success",
+                              "1 if the last probe of the target completed its protocol dialog.", MetricType::Gauge};
+constexpr MetricDesc kDuration{"mailstack_probe_duration_seconds",
+                               "How long the last probe of the target took, from connect to goodbye.",
+                               MetricType::Gauge};
+constexpr MetricDesc kFailure{"mailstack_probe_failure",
+                              "Why the last probe failed: 1 for the reason, 0 for the others; all 0 on success "
+                              "(resolve, connect, timeout, tls, protocol, rejected).",
+                              MetricType::Gauge};
+constexpr MetricDesc kTlsVersion{"mailstack_probe_tls_version_info",
+                                 "TLS protocol version the target negotiated; always 1.", MetricType::Gauge};
+constexpr MetricDesc kServedMatches{"mailstack_tls_served_matches_file",
+                                    "1 if the certificate the target serves is the first one in its cert_file; 0 "
+                                    "means renewed on disk but the daemon still serves the old one.",
+                                    MetricType::Gauge};
+constexpr MetricDesc kCertFileError{"mailstack_probe_cert_file_error",
+                                    "1 if the target's cert_file could not be read or holds no PEM certificate.",
+                                    MetricType::Gauge};
+
+struct ProtocolEntry {
+  std::string_view name;
+  Protocol protocol;
+};
+constexpr ProtocolEntry kProtocols[] = {
+    {"smtp", Protocol::kSmtp},   {"submission", Protocol::kSubmission}, {"lmtp", Protocol::kLmtp},
+    {"imap", Protocol::kImap},   {"pop3", Protocol::kPop3},             {"sieve", Protocol::kSieve},
+    {"milter", Protocol::kMilter}, {"tcp", Protocol::kTcp},
+};
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+// The first certificate of a PEM file.
+Result<net::X509Ptr> ReadFirstCertificate(const std::string& path) {
+  BIO* in = BIO_new_file(path.c_str(), "r");
+  if (in == nullptr) {
+    int err = errno;
+    ERR_clear_error();
+    return Status::FromErrno(path, err ? err : EIO);
+  }
+  X509* c = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ERR_clear_error();
+  if (c == nullptr) return Status::InvalidArgument(path + ": no PEM certificate in the file");
+  return net::X509Ptr(c);
+}
+
+Status AbsolutePath(const ConfigNode& node, std::string* out) {
+  auto v = node.AsString("");
+  if (!v.ok()) return v.status();
+  if (!v->empty() && (*v)[0] != '/') return node.Error("must be an absolute path (got \"" + *v + "\")");
+  *out = *v;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode& section) {
+  Options o;
+  if (auto s = section.ExpectMap({"targets", "helo_name"}); !s.ok()) return s;
+  auto helo = section["helo_name"].AsString(HostName());
+  if (!helo.ok()) return helo.status();
+  if (helo->empty() || helo->find_first_of(" \t\r\n") != std::string::npos) {
+    return section["helo_name"].Error("must be a host name (got \"" + *helo + "\")");
+  }
+  auto list = section["targets"];
+  if (auto s = list.ExpectList(); !s.ok()) return s;
+  for (const auto& item : list.Items()) {
+    if (auto s = item.ExpectMap({"name", "protocol", "address", "tls", "server_name", "ca_file", "cert_file"});
+        !s.ok()) {
+      return s;
+    }
+    if (!item.is_map()) return item.Error("must be a map with name, protocol and address");
+    TargetOptions t;
+    t.target.helo_name = *helo;
+    auto name = item["name"].AsString();
+    if (!name.ok()) return name.status();
+    if (name->empty()) return item["name"].Error("must not be empty");
+    for (const auto& prev : o.targets) {
+      if (prev.target.name == *name) return item["name"].Error("duplicate target name \"" + *name + "\"");
+    }
+    t.target.name = *name;
+
+    auto protocol = item["protocol"].AsString();
+    if (!protocol.ok()) return protocol.status();
+    bool known = false;
+    std::string names;
+    for (const auto& p : kProtocols) {
+      if (p.name == *protocol) {
+        t.target.protocol = p.protocol;
+        known = true;
+      }
+      names += (names.empty() ? "" : ", ") + std::string(p.name);
+    }
+    if (!known) return item["protocol"].Error("must be one of " + names + " (got \"" + *protocol + "\")");
+
+    auto address = item["address"].AsString();
+    if (!address.ok()) return address.status();
+    if (Status s = net::ValidateAddress(*address); !s.ok()) {
+      return item["address"].Error(s.message() + " (got \"" + *address + "\")");
+    }
+    t.target.address = *address;
+
+    auto tls = item["tls"].AsString("none");
+    if (!tls.ok()) return tls.status();
+    if (*tls == "none") {
+      t.target.tls = Tls::kNone;
+    } else if (*tls == "starttls") {
+      t.target.tls = Tls::kStartTls;
+    } else if (*tls == "implicit") {
+      t.target.tls = Tls::kImplicit;
+    } else {
+      return item["tls"].Error("must be one of none, starttls, implicit (got \"" + *tls + "\")");
+    }
+    if (t.target.tls == Tls::kStartTls &&
+        (t.target.protocol == Protocol::kTcp || t.target.protocol == Protocol::kMilter)) {
+      return item["tls"].Error("starttls needs a protocol that has it (smtp, submission, lmtp, imap, pop3, sieve)");
+    }
+    if (t.target.tls == Tls::kImplicit && t.target.protocol == Protocol::kMilter) {
+      return item["tls"].Error("the milter protocol has no TLS");
+    }
+
+    auto server_name = item["server_name"].AsString("");
+    if (!server_name.ok()) return server_name.status();
+    t.target.server_name = *server_name;
+    if (Status s = AbsolutePath(item["ca_file"], &t.ca_file); !s.ok()) return s;
+    if (Status s = AbsolutePath(item["cert_file"], &t.cert_file); !s.ok()) return s;
+    if (t.target.tls == Tls::kNone) {
+      for (const char* key : {"server_name", "ca_file", "cert_file"}) {
+        if (item[key].defined() && !item[key].null()) {
+          return item[key].Error("only applies with tls: starttls or implicit");
+        }
+      }
+    }
+    o.targets.push_back(std::move(t));
+  }
+  if (o.targets.empty()) return list.Error("must list at least one target");
+  return o;
+}
+
+std::vector<MetricDesc> ProbesCollector::Describe() const {
+  return {kSuccess, kDuration, kFailure, kTlsVersion, kTlsNotAfter, kTlsNotBefore, kTlsExpiry, kTlsValid,
+          kTlsInfo, kServedMatches, kCertFileError};
+}
+
+void ProbesCollector::LogChange(const std::string& key, const std::string& message, bool warn) {
+  auto it = last_logged_.find(key);
+  if (message.empty()) {
+    if (it != last_logged_.end()) {
+      MS_LOG(kInfo, "recovered", {{"probe", key}});
+      last_logged_.erase(it);
+    }
+    return;
+  }
+  if (it != last_logged_.end() && it->second == message) return;
+  if (warn) {
+    MS_LOG(kWarn, "probe problem", {{"probe", key}, {"err", message}});
+  } else {
+    MS_LOG(kInfo, "probe problem", {{"probe", key}, {"err", message}});
+  }
+  last_logged_[key] = message;
+}
+
+Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
+  for (const auto& desc : Describe()) sink.Declare(desc);
+  // Every target at once: the run takes as long as the slowest target. The
+  // probes end a little before the run's deadline, so that a target that
+  // never answers is reported (timeout) instead of failing the whole run.
+  const auto left = ctx.deadline.Remaining();
+  const auto margin = std::min<Deadline::Clock::duration>(std::chrono::milliseconds(250), left / 10);
+  const Deadline probe_deadline(ctx.deadline.at() - margin);
+  std::vector<probe::Result> results(options_.targets.size());
+  {
+    std::vector<std::thread> threads;
+    threads.reserve(options_.targets.size());
+    for (size_t i = 0; i < options_.targets.size(); ++i) {
+      threads.emplace_back([&, i] { results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop); });
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  const auto now = static_cast<int64_t>(UnixTime());
+  for (size_t i = 0; i < options_.targets.size(); ++i) {
+    const auto& opt = options_.targets[i];
+    const auto& t = opt.target;
+    auto& r = results[i];
+    const std::string_view protocol = probe::ProtocolName(t.protocol);
+    LabelList labels = {{"target", t.name}, {"protocol", protocol}};
+    sink.Gauge(kSuccess, labels, r.success() ? 1 : 0);
+    sink.Gauge(kDuration, labels, r.duration_seconds);
+    sink.StateSet(kFailure, labels, "reason", probe::ReasonNames(), probe::ReasonName(r.reason));
+    LogChange(t.name, r.success() ? "" : "reason " + std::string(probe::ReasonName(r.reason)) + ": " + r.detail, true);
+
+    std::string cert_problem;
+    if (r.tls_done && !r.chain.empty()) {
+      sink.Gauge(kTlsVersion, {{"target", t.name}, {"protocol", protocol}, {"version", r.tls_version}}, 1);
+      auto store = trust_stores_.Get(opt.ca_file);
+      if (!store.ok()) return store.status();
+      STACK_OF(X509)* untrusted = sk_X509_new_null();
+      for (const auto& c : r.chain) sk_X509_push(untrusted, c.get());
+      const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
+      for (size_t k = 0; k < r.chain.size(); ++k) {
+        X509* c = r.chain[k].get();
+        std::string error;
+        bool valid = VerifyChain(store->get(), c, untrusted, &error);
+        if (k == 0) {
+          if (!valid) {
+            cert_problem = "served certificate does not verify: " + error;
+          } else if (!name.empty() && !CertificateMatchesName(c, name)) {
+            valid = false;
+            cert_problem = "served certificate is not for \"" + name + "\"";
+          }
+        }
+        EmitCertificate(sink, "probe", t.name, std::to_string(k), c, valid, now);
+      }
+      sk_X509_free(untrusted);
+    }
+    LogChange(t.name + "/certificate", cert_problem, true);
+
+    std::string file_problem;
+    if (!opt.cert_file.empty()) {
+      auto file_cert = ReadFirstCertificate(opt.cert_file);
+      sink.Gauge(kCertFileError, {{"target", t.name}}, file_cert.ok() ? 0 : 1);
+      if (!file_cert.ok()) {
+        file_problem = file_cert.status().message();
+      } else if (r.tls_done && !r.chain.empty()) {
+        const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_cert->get());
+        sink.Gauge(kServedMatches, {{"target", t.name}}, same ? 1 : 0);
+        if (!same) file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
+      }
+    }
+    LogChange(t.name + "/cert_file", file_problem, true);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mailstack

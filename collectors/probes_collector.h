@@ -1,0 +1,45 @@
+// Protocol probes of the mail ports: each target is one real client dialog
+// (SMTP/submission/LMTP, IMAP, POP3, ManageSieve, milter, TCP) with optional
+// STARTTLS or implicit TLS, all targets concurrently, each bounded by the
+// run's deadline. Reports success, duration and one bounded failure reason
+// per target; for TLS targets the served certificates (source="probe", even
+// when invalid) and whether the served leaf equals the one in cert_file.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collectors/core/collector.h"
+#include "collectors/core/config_node.h"
+#include "collectors/probe_dialogs.h"
+#include "collectors/tls_metrics.h"
+
+namespace mailstack {
+
+class ProbesCollector final : public Collector {
+ public:
+  struct TargetOptions {
+    probe::Target target;
+    std::string ca_file;    // trust anchors; empty: the system store
+    std::string cert_file;  // optional: the certificate the daemon should serve
+  };
+  struct Options {
+    std::vector<TargetOptions> targets;
+  };
+  static Result<Options> ParseOptions(const ConfigNode& section);
+
+  explicit ProbesCollector(Options options) : options_(std::move(options)) {}
+
+  std::vector<MetricDesc> Describe() const override;
+  Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+
+ private:
+  void LogChange(const std::string& key, const std::string& message, bool warn);
+
+  Options options_;
+  TrustStores trust_stores_;
+  std::map<std::string, std::string> last_logged_;  // target/what -> last message logged
+};
+
+}  // namespace mailstack
