@@ -41,6 +41,10 @@ collectors:
     ca_file: {ca}
   filesystem:
     paths: [/, {fs}]
+  probes:
+    targets:
+      - {{name: smtp, protocol: smtp, address: '127.0.0.1:25', tls: starttls, server_name: mail.example.test,
+         ca_file: {ca}, cert_file: {crt}}}
 """
 
 
@@ -132,7 +136,7 @@ class ExporterTest(unittest.TestCase):
         groups = json.loads(body)["data"]["groups"]
         names = {g["name"] for g in groups}
         self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix",
-                                 "mailstack-services", "mailstack-certificates"})
+                                 "mailstack-services", "mailstack-certificates", "mailstack-probes"})
         def healthy():
             gs = json.loads(http(LAB.prom_url + "/api/v1/rules")[2])["data"]["groups"]
             rules = [r for g in gs for r in g["rules"]]
