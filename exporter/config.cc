@@ -27,6 +27,10 @@ collectors:
     # Process checks work with or without systemd; with systemd, prefer
     # units: [postfix@-.service, dovecot.service, opendkim.service]
     processes: {postfix: master, dovecot: dovecot, opendkim: opendkim}
+  probes:
+    # Postfix running is not Postfix accepting mail: speak SMTP to it.
+    targets:
+      - {name: smtp, protocol: smtp, address: "127.0.0.1:25"}
 )";
 
 namespace {

@@ -42,7 +42,7 @@ const BadCase kBadConfigs[] = {
     {"unknown_defaults_key", "defaults:\n  intreval: 30s\n",
      "t.yml:2:3: defaults.intreval: unknown key (allowed: interval, timeout)"},
     {"unknown_collector", "collectors:\n  postfx: {}\n",
-     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue, certificates, services)"},
+     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue, certificates, probes, services)"},
     {"duplicate_collector", "collectors:\n  filesystem: {}\n  filesystem: {}\n",
      "t.yml:3:3: collectors.filesystem: duplicate key (first defined at line 2)"},
     {"collectors_is_list", "collectors:\n  - filesystem\n",
@@ -111,15 +111,16 @@ TEST(ConfigTest, PerCollectorOverridesAndDisable) {
   ASSERT_EQ(off->collectors.size(), 1u);
   EXPECT_EQ(off->collectors[0].name, "postfix_queue");
   // Off: filesystem explicitly, certificates and services by default (no section).
-  EXPECT_EQ(off->disabled, (std::vector<std::string>{"filesystem", "certificates", "services"}));
+  EXPECT_EQ(off->disabled, (std::vector<std::string>{"filesystem", "certificates", "probes", "services"}));
 }
 
 TEST(ConfigTest, EmbeddedDefaultParses) {
   auto cfg = ParseConfig(kEmbeddedDefaultConfig, kEmbeddedConfigName);
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   EXPECT_EQ(cfg->source, "<embedded default config>");
-  ASSERT_EQ(cfg->collectors.size(), 3u);
-  EXPECT_EQ(cfg->collectors[2].name, "services");
+  ASSERT_EQ(cfg->collectors.size(), 4u);
+  EXPECT_EQ(cfg->collectors[2].name, "probes");
+  EXPECT_EQ(cfg->collectors[3].name, "services");
 }
 
 TEST(ConfigTest, MissingExplicitFileIsAnErrorButMissingDefaultFileIsNot) {

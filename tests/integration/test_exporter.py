@@ -39,12 +39,12 @@ collectors:
   certificates:
     files: [{crt}]
     ca_file: {ca}
-  filesystem:
-    paths: [/, {fs}]
   probes:
     targets:
       - {{name: smtp, protocol: smtp, address: '127.0.0.1:25', tls: starttls, server_name: mail.example.test,
          ca_file: {ca}, cert_file: {crt}}}
+  filesystem:
+    paths: [/, {fs}]
 """
 
 
@@ -194,7 +194,7 @@ class ExporterTest(unittest.TestCase):
                  "reload_successful 0 after a bad SIGHUP reload")
             status, _, body = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
             self.assertEqual(status, 500)
-            self.assertEqual(body, "failed to reload config: %s:16:5: collectors.filesystem.colour: unknown key "
+            self.assertEqual(body, "failed to reload config: %s:20:5: collectors.filesystem.colour: unknown key "
                                    "(allowed: paths, enabled, interval, timeout)\n" % CONFIG)
             m = scrape()
             self.assertEqual(sample(m, "mailstack_filesystem_size_bytes", path=FS), FS_SIZE)
