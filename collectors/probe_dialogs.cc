@@ -1,8 +1,11 @@
 #include "collectors/probe_dialogs.h"
 
+#include <arpa/inet.h>
+
 #include <chrono>
 #include <optional>
 
+#include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
 #include "collectors/parse/mail_reply.h"
 
@@ -352,11 +355,46 @@ class Dialog {
 
 }  // namespace
 
+namespace {
+
+bool NeedsResolving(const std::string& address) {
+  if (address.empty() || address[0] == '/' || address[0] == '[') return false;
+  const std::string host = HostOf(address);
+  unsigned char buf[16];
+  return host != "localhost" && inet_pton(AF_INET, host.c_str(), buf) != 1;
+}
+
+// Resolves a host name and connects to its addresses in turn.
+mailstack::Result<net::Fd> Dial(const Target& target, const Deadline& deadline, const std::atomic<bool>* stop,
+                                Result& r) {
+  if (!NeedsResolving(target.address)) return net::Connect(target.address, deadline);
+  std::string host;
+  uint16_t port = 0;
+  if (Status s = net::SplitHostPort(target.address, &host, &port); !s.ok()) return s;
+  auto addrs = net::Resolve(host, port, target.resolver, deadline, stop);
+  if (!addrs.ok()) {
+    r.reason = Reason::kResolve;
+    return addrs.status();
+  }
+  Status last = Status::Unavailable("no address");
+  for (const auto& a : *addrs) {
+    auto fd = net::Connect(a.addr, a.len, "connect " + host + " (" + a.ToString() + ")", deadline);
+    if (fd.ok()) return fd;
+    last = fd.status();
+    if (deadline.Expired()) break;
+  }
+  return last;
+}
+
+}  // namespace
+
 Result Run(const Target& target, Deadline deadline, const std::atomic<bool>* stop) {
   const auto start = std::chrono::steady_clock::now();
   Result r;
-  auto fd = net::Connect(target.address, deadline);
-  if (!fd.ok()) {
+  auto fd = Dial(target, deadline, stop, r);
+  if (r.reason == Reason::kResolve) {
+    r.detail = fd.status().message();
+  } else if (!fd.ok()) {
     r.reason = fd.status().code() == Status::Code::kDeadlineExceeded ? Reason::kTimeout : Reason::kConnect;
     r.detail = fd.status().message();
   } else {

@@ -29,10 +29,11 @@ const std::vector<std::string_view>& ReasonNames();
 struct Target {
   std::string name;
   Protocol protocol = Protocol::kTcp;
-  std::string address;      // HOST:PORT, [V6]:PORT or a unix socket path
+  std::string address;      // IP:PORT, [V6]:PORT, NAME:PORT or a unix socket path
   Tls tls = Tls::kNone;
   std::string server_name;  // SNI and name check; empty: the host of address
   std::string helo_name;    // EHLO/LHLO argument
+  std::string resolver;     // DNS server IP:PORT for a host name in address; empty: the system's
 };
 
 struct Result {

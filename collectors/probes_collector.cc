@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "collectors/core/logging.h"
+#include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
 
 namespace mailstack {
@@ -81,7 +82,17 @@ Status AbsolutePath(const ConfigNode& node, std::string* out) {
 
 Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"targets", "helo_name"}); !s.ok()) return s;
+  if (auto s = section.ExpectMap({"targets", "helo_name", "resolver"}); !s.ok()) return s;
+  auto resolver = section["resolver"].AsString("");
+  if (!resolver.ok()) return resolver.status();
+  if (!resolver->empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (!net::SplitHostPort(*resolver, &host, &port).ok() ||
+        !net::ValidateAddress(*resolver).ok() || host == "localhost") {
+      return section["resolver"].Error("must be IP:PORT of a DNS server (got \"" + *resolver + "\")");
+    }
+  }
   auto helo = section["helo_name"].AsString(HostName());
   if (!helo.ok()) return helo.status();
   if (helo->empty() || helo->find_first_of(" \t\r\n") != std::string::npos) {
@@ -97,6 +108,7 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
     if (!item.is_map()) return item.Error("must be a map with name, protocol and address");
     TargetOptions t;
     t.target.helo_name = *helo;
+    t.target.resolver = *resolver;
     auto name = item["name"].AsString();
     if (!name.ok()) return name.status();
     if (name->empty()) return item["name"].Error("must not be empty");
@@ -121,7 +133,15 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
     auto address = item["address"].AsString();
     if (!address.ok()) return address.status();
     if (Status s = net::ValidateAddress(*address); !s.ok()) {
-      return item["address"].Error(s.message() + " (got \"" + *address + "\")");
+      std::string host;
+      uint16_t port = 0;
+      if (Status split = net::SplitHostPort(*address, &host, &port); !split.ok()) {
+        return item["address"].Error(split.message() + " (got \"" + *address + "\")");
+      }
+      // A host name is fine too: resolved at each probe (c-ares, bounded by the deadline).
+      if (!net::IsHostName(host)) {
+        return item["address"].Error("host must be an IP address or a host name (got \"" + host + "\")");
+      }
     }
     t.target.address = *address;
 

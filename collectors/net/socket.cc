@@ -29,40 +29,48 @@ Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-namespace {
-
-// Parses HOST:PORT into a sockaddr. Only numeric hosts and localhost: name
-// resolution has no deadline in libc (the DNS layer will bring c-ares).
-Status ParseInet(const std::string& address, sockaddr_storage* ss, socklen_t* len) {
-  std::string host, port;
+Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port_out) {
+  std::string port;
   if (!address.empty() && address[0] == '[') {
     auto close = address.find(']');
     if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
       return Status::InvalidArgument("want [IPv6]:PORT");
     }
-    host = address.substr(1, close - 1);
+    *host = address.substr(1, close - 1);
     port = address.substr(close + 2);
   } else {
     auto colon = address.rfind(':');
     if (colon == std::string::npos) return Status::InvalidArgument("want an absolute socket path or HOST:PORT");
-    host = address.substr(0, colon);
+    *host = address.substr(0, colon);
     port = address.substr(colon + 1);
   }
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) == 0 || std::stoi(port) > 65535) {
     return Status::InvalidArgument("bad port \"" + port + "\"");
   }
+  *port_out = static_cast<uint16_t>(std::stoi(port));
+  return Status::Ok();
+}
+
+namespace {
+
+// Parses HOST:PORT into a sockaddr. Only numeric hosts and localhost: name
+// resolution is Resolve()'s (c-ares, with a deadline; libc's has none).
+Status ParseInet(const std::string& address, sockaddr_storage* ss, socklen_t* len) {
+  std::string host;
+  uint16_t port = 0;
+  if (Status s = SplitHostPort(address, &host, &port); !s.ok()) return s;
   if (host == "localhost") host = "127.0.0.1";
   std::memset(ss, 0, sizeof *ss);
   auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    v4->sin_port = htons(port);
     *len = sizeof *v4;
   } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    v6->sin6_port = htons(port);
     *len = sizeof *v6;
   } else {
     return Status::InvalidArgument("host must be an IP address or localhost (got \"" + host + "\")");
@@ -95,9 +103,13 @@ Result<Fd> Connect(const std::string& address, const Deadline& deadline) {
   } else if (Status s = ParseInet(address, &ss, &len); !s.ok()) {
     return s.WithContext(ctx);
   }
+  return Connect(ss, len, ctx, deadline);
+}
+
+Result<Fd> Connect(const sockaddr_storage& ss, socklen_t len, const std::string& ctx, const Deadline& deadline) {
   Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::FromErrno(ctx + ": socket", errno);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) return fd;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) == 0) return fd;
   if (errno != EINPROGRESS && errno != EAGAIN) return Status::FromErrno(ctx, errno);
   pollfd p{fd.get(), POLLOUT, 0};
   while (true) {

@@ -4,6 +4,9 @@
 // deadline; no call blocks past it.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,6 +36,12 @@ class Fd {
 // `address` is an absolute unix socket path, or HOST:PORT / [V6]:PORT with a
 // numeric host or "localhost". Errors read "connect <address>: <cause>".
 Result<Fd> Connect(const std::string& address, const Deadline& deadline);
+
+// The same for an address already resolved; `ctx` starts error messages.
+Result<Fd> Connect(const sockaddr_storage& addr, socklen_t len, const std::string& ctx, const Deadline& deadline);
+
+// Splits HOST:PORT / [V6]:PORT (port 1..65535; the host is not checked).
+Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port);
 
 // OK if Connect() accepts the form of `address` (for config validation).
 Status ValidateAddress(const std::string& address);

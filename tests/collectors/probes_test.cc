@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -539,6 +540,56 @@ TEST(ProbeDialogTest, MilterOptionNegotiation) {
   EXPECT_EQ(r.detail, "milter: expected option negotiation 'O', got command t");
 }
 
+TEST(ProbeDialogTest, Ipv6Literal) {
+  int ls = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(ls, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread server([&] {
+    int fd = ::accept(ls, nullptr, nullptr);
+    Peer p(fd);
+    p.Send("220 v6 ESMTP\r\n");
+    p.Line();
+    p.Send("250 v6\r\n");
+    p.Line();
+    p.Send("221 bye\r\n");
+    ::close(fd);
+  });
+  auto r = Probe(MakeTarget(Protocol::kSmtp, "[::1]:" + std::to_string(ntohs(a.sin6_port))));
+  server.join();
+  ::close(ls);
+  EXPECT_TRUE(r.success()) << r.detail;
+}
+
+// A host name goes through c-ares with the configured resolver: a DNS server
+// that refuses or never answers is reason "resolve", by the deadline.
+TEST(ProbeDialogTest, HostNameWithBrokenResolvers) {
+  int silent = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string silent_dns = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto t = MakeTarget(Protocol::kSmtp, "mail.example.test:25");
+  t.resolver = silent_dns;
+  const auto start = Clock::now();
+  auto r = Probe(t, 1s);
+  EXPECT_LT(Clock::now() - start, 1s + 150ms);
+  EXPECT_EQ(r.reason, Reason::kResolve);
+  EXPECT_EQ(r.detail.rfind("resolve mail.example.test: ", 0), 0u) << r.detail;
+  ::close(silent);  // now nobody listens on that port: refused
+  r = Probe(t, 1s);
+  EXPECT_EQ(r.reason, Reason::kResolve);
+  EXPECT_EQ(r.detail.rfind("resolve mail.example.test: ", 0), 0u) << r.detail;
+}
+
 // ---- the collector: options, metrics, concurrency
 
 TEST(ProbesCollectorTest, OptionErrors) {
@@ -569,16 +620,23 @@ TEST(ProbesCollectorTest, OptionErrors) {
        "t.yml:2:56: targets[0].port: unknown key (allowed: name, protocol, address, tls, server_name, ca_file, "
        "cert_file)"},
       {"targets:\n  - {protocol: smtp, address: '127.0.0.1:25'}", "t.yml:2:5: targets[0].name: missing required key"},
+      {"targets:\n  - {name: a, protocol: smtp, address: 'mail..example.com:25'}",
+       "t.yml:2:40: targets[0].address: host must be an IP address or a host name (got \"mail..example.com\")"},
+      {"resolver: dns.example.com:53\ntargets:\n  - {name: a, protocol: tcp, address: '127.0.0.1:25'}",
+       "t.yml:1:11: resolver: must be IP:PORT of a DNS server (got \"dns.example.com:53\")"},
       {"helo_name: 'a b'\ntargets:\n  - {name: a, protocol: tcp, address: '127.0.0.1:25'}",
        "t.yml:1:12: helo_name: must be a host name (got \"a b\")"},
   });
   auto root = ParseYaml(
-      "helo_name: probe.example.com\ntargets:\n  - {name: smtp, protocol: smtp, address: '[::1]:25', tls: starttls,"
-      " server_name: mail.example.com, ca_file: /ca.pem, cert_file: /fullchain.pem}\n",
+      "helo_name: probe.example.com\nresolver: '127.0.0.1:5353'\ntargets:\n  - {name: smtp, protocol: smtp, "
+      "address: '[::1]:25', tls: starttls, server_name: mail.example.com, ca_file: /ca.pem, cert_file: "
+      "/fullchain.pem}\n  - {name: imap, protocol: imap, address: 'mail.example.com:143'}\n",
       "t.yml");
   auto o = ProbesCollector::ParseOptions(*root);
   ASSERT_TRUE(o.ok()) << o.status().message();
-  ASSERT_EQ(o->targets.size(), 1u);
+  ASSERT_EQ(o->targets.size(), 2u);
+  EXPECT_EQ(o->targets[1].target.address, "mail.example.com:143");
+  EXPECT_EQ(o->targets[1].target.resolver, "127.0.0.1:5353");
   EXPECT_EQ(o->targets[0].target.address, "[::1]:25");
   EXPECT_EQ(o->targets[0].target.tls, Tls::kStartTls);
   EXPECT_EQ(o->targets[0].target.helo_name, "probe.example.com");

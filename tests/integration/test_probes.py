@@ -1,4 +1,4 @@
-"""probes against the real stack: Postfix (25 STARTTLS, 587 STARTTLS + AUTH, 465 implicit), Dovecot (143, 993,
+"""probes against the real stack (host names resolved through the lab's nsd): Postfix (25 STARTTLS, 587 STARTTLS + AUTH, 465 implicit), Dovecot (143, 993,
 110, 995, ManageSieve 4190) and OpenDKIM's milter port, with certificates from the lab's throwaway CA.
 
 Every protocol dialog succeeds; the served certificate's timestamps equal `openssl x509` to the second; a wrong
@@ -93,6 +93,7 @@ def setUpModule():
     LAB.start_opendkim()
     LAB.start_postfix()
     LAB.start_dovecot(sieve=True)
+    LAB.start_nsd()  # mail.example.test A 127.0.0.1 on 127.0.0.1:5353
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     EXPIRED = LAB.issue_cert("expired", not_before=now - datetime.timedelta(days=100),
                              not_after=now - datetime.timedelta(days=10))
@@ -108,7 +109,8 @@ def setUpModule():
     DOWN_PORT = labmod.free_port()
 
     lines = ["defaults: {interval: 2s, timeout: 1500ms}", "collectors:", "  filesystem: {enabled: false}",
-             "  postfix_queue: {enabled: false}", "  probes:", "    helo_name: probe.example.test", "    targets:"]
+             "  postfix_queue: {enabled: false}", "  probes:", "    helo_name: probe.example.test",
+             "    resolver: '127.0.0.1:%d'" % LAB.ports["dns"], "    targets:"]
     for name, proto, port, tls, with_file in GOOD:
         t = "      - {name: %s, protocol: %s, address: '127.0.0.1:%d', tls: %s" % (name, proto, port, tls)
         if tls != "none":
@@ -124,6 +126,10 @@ def setUpModule():
         "      - {name: expired, protocol: tcp, address: '127.0.0.1:%d', tls: implicit, server_name: %s,"
         " ca_file: %s}" % (EXPIRED_PORT, labmod.MAIL_HOST, LAB.ca_cert),
         "      - {name: down, protocol: smtp, address: '127.0.0.1:%d'}" % DOWN_PORT,
+        # By name, through nsd: server_name defaults to the name, so the certificate is checked against it.
+        "      - {name: by_name, protocol: smtp, address: '%s:25', tls: starttls, ca_file: %s}" % (
+            labmod.MAIL_HOST, LAB.ca_cert),
+        "      - {name: no_such_name, protocol: smtp, address: 'nothere.%s:25'}" % labmod.DOMAIN,
         "      - {name: silent, protocol: smtp, address: '127.0.0.1:%d'}" % SILENT_PORT,
         "      - {name: plaintext_on_tls, protocol: smtp, address: '127.0.0.1:25', tls: implicit}",
         "      - {name: missing_file, protocol: imap, address: '127.0.0.1:993', tls: implicit,"
@@ -204,6 +210,12 @@ class ProbesTest(unittest.TestCase):
         self.assertEqual(sample(m, "mailstack_tls_served_matches_file", target="pop3s"), 1)
         self.assertEqual(sample(m, "mailstack_probe_cert_file_error", target="imaps"), 0)
 
+    def test_b_host_name_resolved_through_the_real_dns(self):
+        m = first_run()
+        self.assertEqual(sample(m, "mailstack_probe_success", target="by_name", protocol="smtp"), 1,
+                         reason(m, "by_name"))
+        self.assertEqual(sample(m, "mailstack_tls_certificate_valid", source="probe", name="by_name", index="0"), 1)
+
     def test_c_bad_certificates_are_reported_not_dropped(self):
         m = first_run()
         for name in ("wrong_name", "untrusted"):
@@ -237,6 +249,7 @@ class ProbesTest(unittest.TestCase):
         self.assertGreater(d, 1.2)
         self.assertLess(d, 1.5)
         self.assertEqual(reason(m, "plaintext_on_tls"), "tls")
+        self.assertEqual(reason(m, "no_such_name"), "resolve")
         # The silent target did not fail the run.
         self.assertEqual(sample(m, "mailstack_collector_success", collector="probes"), 1)
 

@@ -1,0 +1,33 @@
+// Host name resolution for collectors, with c-ares: bounded by the caller's
+// deadline (libc's getaddrinfo has none), one channel per call (a c-ares
+// channel is not thread-safe and ares_cancel cancels everything on it).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "collectors/core/deadline.h"
+#include "collectors/core/status.h"
+
+namespace mailstack::net {
+
+struct SockAddr {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string ToString() const;  // "192.0.2.1:25" / "[2001:db8::1]:25"
+};
+
+// IPv4 and IPv6 addresses of `host` (A and AAAA; /etc/hosts first, then
+// DNS) with `port` set. `server` is "IP:PORT" of the DNS server to ask, or
+// empty for the system's resolv.conf. Errors: NotFound (no such name / no
+// address), DeadlineExceeded, Unavailable (the DNS server failed).
+Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, const std::string& server,
+                                      const Deadline& deadline, const std::atomic<bool>* stop = nullptr);
+
+// True if `host` looks like a DNS host name (LDH labels, dots, <= 253 bytes).
+bool IsHostName(const std::string& host);
+
+}  // namespace mailstack::net
