@@ -1,6 +1,7 @@
 #include "collectors/registry.h"
 
 #include "collectors/certificates_collector.h"
+#include "collectors/dns_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
 #include "collectors/probes_collector.h"
@@ -30,6 +31,9 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
       {"probes", false, "mail ports by their real protocol dialog (SMTP, IMAP, POP3, ManageSieve, milter) "
        "with STARTTLS or implicit TLS, and the certificates they serve",
        &Create<ProbesCollector>},
+      {"dns", false, "DNS and deliverability of our domains: MX, A/AAAA, reverse DNS, SPF (evaluated, lookups "
+       "counted), DKIM keys, DMARC, MTA-STS, TLS-RPT, DNSBL listings (c-ares)",
+       &Create<DnsCollector>},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
        &Create<ServicesCollector>},
   };

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh --test
 
 jobs=$(nproc)
-fuzzers=(config duration flags showq queue_file mail_reply)   # tests/fuzz/<name>_fuzz.cc
+fuzzers=(config duration flags showq queue_file mail_reply spf dkim dmarc)   # tests/fuzz/<name>_fuzz.cc
 cmake -S . -B build -DMAILSTACK_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"

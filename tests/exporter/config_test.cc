@@ -42,7 +42,7 @@ const BadCase kBadConfigs[] = {
     {"unknown_defaults_key", "defaults:\n  intreval: 30s\n",
      "t.yml:2:3: defaults.intreval: unknown key (allowed: interval, timeout)"},
     {"unknown_collector", "collectors:\n  postfx: {}\n",
-     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue, certificates, probes, services)"},
+     "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue, certificates, probes, dns, services)"},
     {"duplicate_collector", "collectors:\n  filesystem: {}\n  filesystem: {}\n",
      "t.yml:3:3: collectors.filesystem: duplicate key (first defined at line 2)"},
     {"collectors_is_list", "collectors:\n  - filesystem\n",
@@ -111,7 +111,7 @@ TEST(ConfigTest, PerCollectorOverridesAndDisable) {
   ASSERT_EQ(off->collectors.size(), 1u);
   EXPECT_EQ(off->collectors[0].name, "postfix_queue");
   // Off: filesystem explicitly, certificates and services by default (no section).
-  EXPECT_EQ(off->disabled, (std::vector<std::string>{"filesystem", "certificates", "probes", "services"}));
+  EXPECT_EQ(off->disabled, (std::vector<std::string>{"filesystem", "certificates", "probes", "dns", "services"}));
 }
 
 TEST(ConfigTest, EmbeddedDefaultParses) {

@@ -1,0 +1,138 @@
+// The dns collector's options, reverse names, and broken resolvers (silent,
+// refusing). The record checks themselves are proven against a real nsd in
+// tests/integration/test_dns.py; the record parsers have table tests in
+// tests/parse/.
+#include "collectors/dns_collector.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "collectors/net/dns_client.h"
+#include "tests/support/option_errors.h"
+
+namespace mailstack {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+TEST(DnsClientTest, ReverseNames) {
+  EXPECT_EQ(net::DnsClient::ReverseName({192, 0, 2, 25}), "25.2.0.192.in-addr.arpa");
+  EXPECT_EQ(net::DnsClient::ReverseName({192, 0, 2, 25}, false), "25.2.0.192");
+  std::vector<uint8_t> v6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x25};
+  EXPECT_EQ(net::DnsClient::ReverseName(v6),
+            "5.2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+  EXPECT_EQ(net::DnsClient::ReverseName(v6, false), "5.2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2");
+}
+
+TEST(DnsCollectorTest, OptionErrors) {
+  testing::ExpectOptionErrors<DnsCollector>({
+      {"domains: []", "t.yml:1:10: domains: must list at least one domain"},
+      {"domains:\n  - {domain: 'exa mple.com'}", "t.yml:2:14: domains[0].domain: must be a domain name (got \"exa mple.com\")"},
+      {"domains:\n  - {domain: example.com, ips: [1.2.3]}",
+       "t.yml:2:33: domains[0].ips[0]: must be an IPv4 or IPv6 address (got \"1.2.3\")"},
+      {"domains:\n  - {domain: example.com, dkim: [{selector: mail, key_file: keys/mail.private}]}",
+       "t.yml:2:61: domains[0].dkim[0].key_file: must be an absolute path (got \"keys/mail.private\")"},
+      {"domains:\n  - {domain: example.com}\n  - {domain: Example.com}",
+       "t.yml:3:14: domains[1].domain: duplicate domain \"example.com\""},
+      {"resolver: 'ns1.example.com:53'\ndomains:\n  - {domain: example.com}",
+       "t.yml:1:11: resolver: must be IP:PORT of a DNS server (got \"ns1.example.com:53\")"},
+      {"domains:\n  - {domain: example.com}\ndnsbl: {zones: ['zen spamhaus']}",
+       "t.yml:3:17: dnsbl.zones[0]: must be a DNS zone (got \"zen spamhaus\")"},
+      {"domains:\n  - {domain: example.com, spf: yes}",
+       "t.yml:2:27: domains[0].spf: unknown key (allowed: domain, mail_host, ips, dkim)"},
+  });
+  auto root = ParseYaml("resolver: '127.0.0.1:5353'\ndomains:\n  - domain: Example.COM\n    mail_host: mail.example.com\n"
+                        "    ips: [192.0.2.25, '2001:DB8::25']\n    dkim: [{selector: mail, key_file: /k.pem}]\n"
+                        "dnsbl: {zones: [zen.spamhaus.org]}",
+                        "t.yml");
+  auto o = DnsCollector::ParseOptions(*root);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->domains[0].domain, "example.com");
+  EXPECT_EQ(o->domains[0].ips, (std::vector<std::string>{"192.0.2.25", "2001:db8::25"}));
+  EXPECT_EQ(o->domains[0].dkim[0].key_file, "/k.pem");
+  EXPECT_EQ(o->dnsbl_zones, (std::vector<std::string>{"zen.spamhaus.org"}));
+}
+
+DnsCollector::Options OneDomain(const std::string& resolver) {
+  DnsCollector::Options o;
+  o.resolver = resolver;
+  DnsCollector::Domain d;
+  d.domain = "example.test";
+  d.mail_host = "mail.example.test";
+  d.ips = {"192.0.2.25"};
+  d.ip_bytes = {{192, 0, 2, 25}};
+  d.dkim = {{"mail", ""}};
+  o.domains = {d};
+  o.dnsbl_zones = {"bl.test"};
+  return o;
+}
+
+// A resolver that never answers: the run ends by its deadline, fails (no
+// answer at all), and publishes no made-up record values.
+TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  DnsCollector c(OneDomain("127.0.0.1:" + std::to_string(ntohs(a.sin_port))));
+  std::atomic<bool> stop{false};
+  const auto start = Clock::now();
+  CollectContext ctx{Deadline::After(1500ms), &stop};
+  MetricSink sink;
+  Status s = c.Collect(ctx, sink);
+  const auto took = Clock::now() - start;
+  EXPECT_LT(took, 1500ms);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind("no DNS lookup was answered (", 0), 0u) << s.message();
+  for (const auto& f : sink.Take()) {
+    if (f.name == "mailstack_dns_lookup_failures") {
+      ASSERT_EQ(f.metric.size(), 1u);
+      EXPECT_GT(f.metric[0].gauge.value, 5);
+    } else if (f.name == "mailstack_dnsbl_query_error") {
+      ASSERT_EQ(f.metric.size(), 1u);
+      EXPECT_EQ(f.metric[0].gauge.value, 1);
+    } else if (f.name == "mailstack_dnsbl_listed") {
+      ASSERT_EQ(f.metric.size(), 1u);
+      EXPECT_EQ(f.metric[0].gauge.value, 0);
+    } else {
+      EXPECT_TRUE(f.metric.empty()) << f.name;  // nothing is claimed present or missing
+    }
+  }
+  ::close(fd);
+}
+
+TEST(DnsCollectorTest, StopEndsTheRun) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  DnsCollector c(OneDomain("127.0.0.1:" + std::to_string(ntohs(a.sin_port))));
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop = true;
+  });
+  const auto start = Clock::now();
+  CollectContext ctx{Deadline::After(30s), &stop};
+  MetricSink sink;
+  (void)c.Collect(ctx, sink);
+  stopper.join();
+  EXPECT_LT(Clock::now() - start, 1s);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace mailstack
