@@ -32,6 +32,7 @@ bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::s
 
 // Reads every certificate of a PEM file.
 Result<std::vector<X509Ptr>> ReadPem(const std::string& path) {
+  if (Status s = RegularFile(path); !s.ok()) return s;
   BIO* in = BIO_new_file(path.c_str(), "r");
   if (in == nullptr) {
     int err = errno;
@@ -39,7 +40,7 @@ Result<std::vector<X509Ptr>> ReadPem(const std::string& path) {
     return Status::FromErrno(path, err ? err : EIO);
   }
   std::vector<X509Ptr> certs;
-  while (X509* c = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) certs.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(in, nullptr, NoPassphrase, nullptr)) certs.emplace_back(c);
   BIO_free(in);
   ERR_clear_error();  // the end of the file leaves PEM_R_NO_START_LINE
   if (certs.empty()) return Status::InvalidArgument(path + ": no PEM certificate in the file");

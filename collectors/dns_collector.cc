@@ -21,6 +21,7 @@
 #include "collectors/parse/dkim_record.h"
 #include "collectors/parse/dmarc.h"
 #include "collectors/parse/spf.h"
+#include "collectors/tls_metrics.h"
 
 namespace mailstack {
 namespace {
@@ -283,15 +284,19 @@ void EvalFrom(const SpfEvalPtr& ev, const RecordPtr& rec, size_t i, const std::s
             PermError(ev, "\"" + t.text + "\": more than 10 MX hosts");
             return done(SpfResult::kPermError);
           }
-          if (ev->ip.empty() || a.mx.empty()) return next();
+          std::vector<std::string> hosts;  // a null MX ("0 .", RFC 7505) names no host
+          for (const auto& mx : a.mx) {
+            if (!mx.second.empty()) hosts.push_back(mx.second);
+          }
+          if (ev->ip.empty() || hosts.empty()) return next();
           // Every MX host's addresses at once; the last answer decides.
           struct Join {
             size_t left;
             bool matched = false, failed = false;
           };
-          auto join = std::make_shared<Join>(Join{a.mx.size()});
+          auto join = std::make_shared<Join>(Join{hosts.size()});
           const DnsType type = ev->ip.size() == 16 ? DnsType::kAaaa : DnsType::kA;
-          for (const auto& [pref, host] : a.mx) {
+          for (const auto& host : hosts) {
             ev->r.Query(host, type, [ev, t, join, on_match, next, done](const DnsAnswer& h) {
               if (h.failed()) join->failed = true;
               if (AnyInNetwork(ev->ip, h.addrs, PrefixFor(t, ev->ip.size()))) join->matched = true;
@@ -312,7 +317,10 @@ void EvalFrom(const SpfEvalPtr& ev, const RecordPtr& rec, size_t i, const std::s
         ev->r.Query(DnsClient::ReverseName(ev->ip), DnsType::kPtr,
                     [ev, target = *target, on_match, next, done](const DnsAnswer& a) {
           // RFC 7208 5.5: a DNS error on the PTR lookup means no match.
-          std::vector<std::string> names(a.ptr.begin(), a.ptr.begin() + std::min<size_t>(a.ptr.size(), 10));
+          std::vector<std::string> names;
+          for (const auto& n : a.ptr) {
+            if (!n.empty() && names.size() < 10) names.push_back(n);
+          }
           if (names.empty()) return next();
           struct Join {
             size_t left;
@@ -429,13 +437,14 @@ PkeyPtr DecodeDnsKey(const dkim::KeyRecord& rec) {
 }
 
 Result<PkeyPtr> ReadPrivateKey(const std::string& path) {
+  if (Status s = RegularFile(path); !s.ok()) return s;
   BIO* in = BIO_new_file(path.c_str(), "r");
   if (in == nullptr) {
     int err = errno;
     ERR_clear_error();
     return Status::FromErrno(path, err ? err : EIO);
   }
-  EVP_PKEY* k = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(in, nullptr, NoPassphrase, nullptr);  // encrypted: an error, no prompt
   BIO_free(in);
   ERR_clear_error();
   if (k == nullptr) return Status::InvalidArgument(path + ": not a PEM private key");
@@ -740,8 +749,8 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         for (const auto& addr : a.addrs) {
           if (addr.size() != 4 || addr[0] != 127) {
             l->error = 1;  // not a DNSBL return code (a hijacking resolver?)
-          } else if (addr[1] == 255 && addr[2] == 255) {
-            l->error = 1;  // 127.255.255.0/24: the list refuses the query
+          } else if ((addr[1] == 255 && addr[2] == 255) || (addr[1] == 0 && addr[2] == 0 && addr[3] == 1)) {
+            l->error = 1;  // 127.255.255.0/24 (refused, over quota); 127.0.0.1 must never be a listing (RFC 5782 2.1)
           } else {
             l->listed = 1;
           }

@@ -367,18 +367,26 @@ bool NeedsResolving(const std::string& address) {
 // Resolves a host name and connects to its addresses in turn.
 mailstack::Result<net::Fd> Dial(const Target& target, const Deadline& deadline, const std::atomic<bool>* stop,
                                 Result& r) {
-  if (!NeedsResolving(target.address)) return net::Connect(target.address, deadline);
+  if (!NeedsResolving(target.address)) return net::Connect(target.address, deadline, stop);
   std::string host;
   uint16_t port = 0;
   if (Status s = net::SplitHostPort(target.address, &host, &port); !s.ok()) return s;
   auto addrs = net::Resolve(host, port, target.resolver, deadline, stop);
   if (!addrs.ok()) {
-    r.reason = Reason::kResolve;
+    // The probe's deadline is a timeout wherever it strikes; an answer that
+    // the name does not exist, or no answer from the DNS server, is resolve.
+    r.reason = addrs.status().code() == Status::Code::kDeadlineExceeded ? Reason::kTimeout : Reason::kResolve;
     return addrs.status();
   }
   Status last = Status::Unavailable("no address");
-  for (const auto& a : *addrs) {
-    auto fd = net::Connect(a.addr, a.len, "connect " + host + " (" + a.ToString() + ")", deadline);
+  for (size_t i = 0; i < addrs->size(); ++i) {
+    const auto& a = (*addrs)[i];
+    // Each address gets its share of the time left, so one blackholed
+    // address (often the IPv6 one, sorted first) leaves time for the others.
+    const Deadline share(i + 1 == addrs->size() ? deadline.at()
+                                                 : std::chrono::steady_clock::now() +
+                                                       deadline.Remaining() / static_cast<int>(addrs->size() - i));
+    auto fd = net::Connect(a.addr, a.len, "connect " + host + " (" + a.ToString() + ")", share, stop);
     if (fd.ok()) return fd;
     last = fd.status();
     if (deadline.Expired()) break;
@@ -392,7 +400,7 @@ Result Run(const Target& target, Deadline deadline, const std::atomic<bool>* sto
   const auto start = std::chrono::steady_clock::now();
   Result r;
   auto fd = Dial(target, deadline, stop, r);
-  if (r.reason == Reason::kResolve) {
+  if (r.reason != Reason::kNone) {
     r.detail = fd.status().message();
   } else if (!fd.ok()) {
     r.reason = fd.status().code() == Status::Code::kDeadlineExceeded ? Reason::kTimeout : Reason::kConnect;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <thread>
 
 #include "collectors/core/logging.h"
@@ -57,13 +58,14 @@ std::string HostName() {
 
 // The first certificate of a PEM file.
 Result<net::X509Ptr> ReadFirstCertificate(const std::string& path) {
+  if (Status s = RegularFile(path); !s.ok()) return s;
   BIO* in = BIO_new_file(path.c_str(), "r");
   if (in == nullptr) {
     int err = errno;
     ERR_clear_error();
     return Status::FromErrno(path, err ? err : EIO);
   }
-  X509* c = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  X509* c = PEM_read_bio_X509(in, nullptr, NoPassphrase, nullptr);
   BIO_free(in);
   ERR_clear_error();
   if (c == nullptr) return Status::InvalidArgument(path + ": no PEM certificate in the file");
@@ -217,8 +219,17 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   {
     std::vector<std::thread> threads;
     threads.reserve(options_.targets.size());
-    for (size_t i = 0; i < options_.targets.size(); ++i) {
-      threads.emplace_back([&, i] { results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop); });
+    size_t started = 0;
+    try {
+      for (; started < options_.targets.size(); ++started) {
+        const size_t i = started;
+        threads.emplace_back([&, i] { results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop); });
+      }
+    } catch (const std::system_error& e) {  // no thread to be had (RLIMIT_NPROC, memory): the rest in turn
+      MS_LOG(kWarn, "cannot start a probe thread; probing the rest one after the other", {{"err", e.what()}});
+    }
+    for (size_t i = started; i < options_.targets.size(); ++i) {
+      results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop);
     }
     for (auto& t : threads) t.join();
   }
@@ -239,15 +250,15 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     if (r.tls_done && !r.chain.empty()) {
       sink.Gauge(kTlsVersion, {{"target", t.name}, {"protocol", protocol}, {"version", r.tls_version}}, 1);
       auto store = trust_stores_.Get(opt.ca_file);
-      if (!store.ok()) return store.status();
+      if (!store.ok()) cert_problem = "cannot verify: " + store.status().message();
       STACK_OF(X509)* untrusted = sk_X509_new_null();
       for (const auto& c : r.chain) sk_X509_push(untrusted, c.get());
       const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
       for (size_t k = 0; k < r.chain.size(); ++k) {
         X509* c = r.chain[k].get();
         std::string error;
-        bool valid = VerifyChain(store->get(), c, untrusted, &error);
-        if (k == 0) {
+        bool valid = store.ok() && VerifyChain(store->get(), c, untrusted, &error);
+        if (k == 0 && store.ok()) {
           if (!valid) {
             cert_problem = "served certificate does not verify: " + error;
           } else if (!name.empty() && !CertificateMatchesName(c, name)) {

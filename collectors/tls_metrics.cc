@@ -88,6 +88,15 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
              1);
 }
 
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
+Status RegularFile(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(path, errno);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
+  return Status::Ok();
+}
+
 Result<X509StorePtr> TrustStores::Get(const std::string& ca_file) {
   const std::string path = ca_file.empty() ? X509_get_default_cert_file() : ca_file;
   struct stat st{};

@@ -30,6 +30,12 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
 // SHA-256 fingerprint of the DER encoding, lower-case hex.
 std::string CertificateSha256(X509* cert);
 
+// For PEM reads: never ask for a passphrase (OpenSSL's default prompts on
+// the terminal and would block the collector).
+int NoPassphrase(char* buf, int size, int rwflag, void* u);
+// OK if `path` is a regular file (a FIFO or device would block the open).
+Status RegularFile(const std::string& path);
+
 using X509StorePtr = std::shared_ptr<X509_STORE>;
 
 // Trust anchors per CA file ("" = the system store), loaded once and again

@@ -1,4 +1,5 @@
 #include "collectors/net/dns_client.h"
+#include "collectors/net/resolve.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -115,8 +116,7 @@ void ParseReply(DnsType type, const unsigned char* abuf, int alen, DnsAnswer& a)
 }  // namespace
 
 Result<std::unique_ptr<DnsClient>> DnsClient::Create(const std::string& server, const Deadline& deadline) {
-  static std::once_flag init;
-  std::call_once(init, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+  EnsureAresInitialized();
   std::unique_ptr<DnsClient> c(new DnsClient());
   ares_options o{};
   int mask = 0;
@@ -210,6 +210,7 @@ Status DnsClient::Run(const Deadline& deadline, const std::atomic<bool>* stop) {
     }
     if (in_flight_ == 0) break;
     if (deadline.Expired() || (stop != nullptr && stop->load(std::memory_order_relaxed))) {
+      if (expired_) break;  // cancelled already and still not done: never spin
       expired_ = true;
       ares_cancel(ch);  // every lookup in flight completes with "timed out"
       continue;
@@ -228,7 +229,7 @@ Status DnsClient::Run(const Deadline& deadline, const std::atomic<bool>* stop) {
     timeval tv{};
     ares_timeout(ch, &max_tv, &tv);
     int wait_ms = static_cast<int>(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-    wait_ms = std::min(wait_ms, std::max(deadline.RemainingPollMs(), 0));
+    if (const int left_ms = deadline.RemainingPollMs(); left_ms >= 0) wait_ms = std::min(wait_ms, left_ms);
     int ready = ::poll(fds, static_cast<nfds_t>(n), wait_ms);
     if (ready <= 0) {
       ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries

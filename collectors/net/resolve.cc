@@ -23,6 +23,11 @@ std::string SockAddr::ToString() const {
   return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
 }
 
+void EnsureAresInitialized() {
+  static std::once_flag init;
+  std::call_once(init, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+}
+
 bool IsHostName(const std::string& host) {
   if (host.empty() || host.size() > 253) return false;
   size_t label = 0;
@@ -72,13 +77,14 @@ void OnAddrInfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* res) {
 
 Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, const std::string& server,
                                       const Deadline& deadline, const std::atomic<bool>* stop) {
-  static std::once_flag init;
-  std::call_once(init, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+  EnsureAresInitialized();
   const std::string ctx = "resolve " + host;
   ares_options o{};
   int mask = 0;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.Remaining()).count();
-  o.timeout = static_cast<int>(std::clamp<long long>(left / 3, 100, 2000));
+  // c-ares gives up after timeout + 2 x timeout: before the deadline, so a
+  // silent DNS server is "no answer" (reason resolve), not the probe's timeout.
+  o.timeout = static_cast<int>(std::clamp<long long>(left / 4, 100, 2000));
   mask |= ARES_OPT_TIMEOUTMS;
   o.tries = 2;
   mask |= ARES_OPT_TRIES;
@@ -122,7 +128,7 @@ Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, co
     timeval tv{};
     ares_timeout(ch, &max_tv, &tv);
     int wait_ms = static_cast<int>(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-    wait_ms = std::min(wait_ms, std::max(deadline.RemainingPollMs(), 0));
+    if (const int left_ms = deadline.RemainingPollMs(); left_ms >= 0) wait_ms = std::min(wait_ms, left_ms);
     int ready = ::poll(fds, static_cast<nfds_t>(n), wait_ms);
     if (ready <= 0) {
       ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries

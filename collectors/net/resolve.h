@@ -27,6 +27,9 @@ struct SockAddr {
 Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, const std::string& server,
                                       const Deadline& deadline, const std::atomic<bool>* stop = nullptr);
 
+// Initializes c-ares once per process (ares_library_init is not thread-safe).
+void EnsureAresInitialized();
+
 // True if `host` looks like a DNS host name (LDH labels, dots, <= 253 bytes).
 bool IsHostName(const std::string& host);
 

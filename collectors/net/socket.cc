@@ -90,7 +90,7 @@ Status ValidateAddress(const std::string& address) {
   return ParseInet(address, &ss, &len);
 }
 
-Result<Fd> Connect(const std::string& address, const Deadline& deadline) {
+Result<Fd> Connect(const std::string& address, const Deadline& deadline, const std::atomic<bool>* stop) {
   const std::string ctx = "connect " + address;
   sockaddr_storage ss{};
   socklen_t len = 0;
@@ -103,20 +103,29 @@ Result<Fd> Connect(const std::string& address, const Deadline& deadline) {
   } else if (Status s = ParseInet(address, &ss, &len); !s.ok()) {
     return s.WithContext(ctx);
   }
-  return Connect(ss, len, ctx, deadline);
+  return Connect(ss, len, ctx, deadline, stop);
 }
 
-Result<Fd> Connect(const sockaddr_storage& ss, socklen_t len, const std::string& ctx, const Deadline& deadline) {
+Result<Fd> Connect(const sockaddr_storage& ss, socklen_t len, const std::string& ctx, const Deadline& deadline,
+                   const std::atomic<bool>* stop) {
   Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::FromErrno(ctx + ": socket", errno);
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) == 0) return fd;
-  if (errno != EINPROGRESS && errno != EAGAIN) return Status::FromErrno(ctx, errno);
+  // A unix socket says EAGAIN when the listener's backlog is full: nothing
+  // is in progress then, the connection was refused.
+  if (errno == EAGAIN && ss.ss_family == AF_UNIX) {
+    return Status::Unavailable(ctx + ": the listen backlog is full (EAGAIN)");
+  }
+  if (errno != EINPROGRESS) return Status::FromErrno(ctx, errno);
   pollfd p{fd.get(), POLLOUT, 0};
   while (true) {
-    int n = ::poll(&p, 1, deadline.RemainingPollMs());
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return Status::DeadlineExceeded(ctx + ": stopped");
+    const int left = deadline.RemainingPollMs();
+    if (left == 0) return Status::DeadlineExceeded(ctx + ": timed out");
+    int n = ::poll(&p, 1, left < 0 || left > 100 ? 100 : left);  // slices: look at the stop flag
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno(ctx + ": poll", errno);
-    if (n == 0) return Status::DeadlineExceeded(ctx + ": timed out");
+    if (n == 0) continue;
     break;
   }
   int err = 0;

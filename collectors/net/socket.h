@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,10 +36,13 @@ class Fd {
 
 // `address` is an absolute unix socket path, or HOST:PORT / [V6]:PORT with a
 // numeric host or "localhost". Errors read "connect <address>: <cause>".
-Result<Fd> Connect(const std::string& address, const Deadline& deadline);
+// `stop` (may be null) ends the wait early.
+Result<Fd> Connect(const std::string& address, const Deadline& deadline,
+                   const std::atomic<bool>* stop = nullptr);
 
 // The same for an address already resolved; `ctx` starts error messages.
-Result<Fd> Connect(const sockaddr_storage& addr, socklen_t len, const std::string& ctx, const Deadline& deadline);
+Result<Fd> Connect(const sockaddr_storage& addr, socklen_t len, const std::string& ctx, const Deadline& deadline,
+                   const std::atomic<bool>* stop = nullptr);
 
 // Splits HOST:PORT / [V6]:PORT (port 1..65535; the host is not checked).
 Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port);

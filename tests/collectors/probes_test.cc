@@ -13,10 +13,13 @@
 #include <openssl/x509v3.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -37,6 +40,13 @@ using probe::Reason;
 using probe::Tls;
 using testing::FakeServer;
 using Clock = std::chrono::steady_clock;
+
+// OpenSSL writes with plain write(2): a peer that resets must not kill the
+// test binary with SIGPIPE (the exporter's main ignores it too).
+const bool kSigpipeIgnored = [] {
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
 
 // ---- a throwaway certificate and a TLS server side for the fake peers
 struct TestPki {
@@ -284,6 +294,32 @@ TEST(ProbeDialogTest, ConnectionRefused) {
   auto r = Probe(MakeTarget(Protocol::kSmtp, address));
   EXPECT_EQ(r.reason, Reason::kConnect);
   EXPECT_EQ(r.detail, "connect " + address + ": Connection refused");
+}
+
+// A milter (or any unix socket peer) that no longer accepts: once its listen
+// backlog is full, connect() says EAGAIN. That is a connect failure, not a
+// socket that looks connected and fails on the first write.
+TEST(ProbeDialogTest, UnixSocketWithAFullBacklogIsAConnectFailure) {
+  const std::string path = ::testing::TempDir() + "/milter" + std::to_string(::getpid());
+  ::unlink(path.c_str());
+  int ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::snprintf(un.sun_path, sizeof un.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&un), sizeof un), 0);
+  ASSERT_EQ(::listen(ls, 0), 0);  // never accepts
+  std::vector<int> fillers;
+  for (int i = 0; i < 16; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fillers.push_back(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0 && errno == EAGAIN) break;
+  }
+  auto r = Probe(MakeTarget(Protocol::kMilter, path), 1s);
+  EXPECT_EQ(r.reason, Reason::kConnect);
+  EXPECT_EQ(r.detail, "connect " + path + ": the listen backlog is full (EAGAIN)");
+  for (int fd : fillers) ::close(fd);
+  ::close(ls);
+  ::unlink(path.c_str());
 }
 
 // Hostile peers: each ends by the deadline (or sooner) with the right reason.
@@ -724,6 +760,29 @@ TEST(ProbesCollectorTest, MetricsOfGoodAndBadTargetsAndServedVersusFile) {
   EXPECT_EQ(s["mailstack_tls_served_matches_file"]["target=good"], 0);
   std::remove(ca.c_str());
   std::remove(same.c_str());
+}
+
+// A cert_file that is a FIFO (or any non-regular file) is an error, not a
+// read that blocks the run; a missing ca_file makes the certificate
+// unverifiable (valid 0) for that target only.
+TEST(ProbesCollectorTest, FifoCertFileAndMissingCaFileAreTheTargetsProblem) {
+  Transcript tr;
+  FakeServer smtp("", SmtpServer(&tr, {"STARTTLS"}));
+  const std::string fifo = ::testing::TempDir() + "/fifo" + std::to_string(::getpid());
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ProbesCollector::Options o;
+  ProbesCollector::TargetOptions t{MakeTarget(Protocol::kSmtp, smtp.address(), Tls::kStartTls), "/nonexistent/ca.pem",
+                                   fifo};
+  o.targets.push_back(t);
+  ProbesCollector c(o);
+  const auto start = Clock::now();
+  auto s = Collect(c);
+  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_EQ(s["mailstack_probe_success"]["target=t,protocol=smtp"], 1);
+  EXPECT_EQ(s["mailstack_probe_cert_file_error"]["target=t"], 1);
+  EXPECT_EQ(s["mailstack_tls_certificate_valid"]["source=probe,name=t,index=0"], 0);
+  ::unlink(fifo.c_str());
 }
 
 TEST(ProbesCollectorTest, TargetsRunConcurrentlyAndASilentOneDoesNotFailTheRun) {

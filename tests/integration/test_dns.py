@@ -108,7 +108,7 @@ EXPECTED_DMARC = {"example.test": "reject", "v6.test": "none", "chain.test": "qu
 EXPECTED_DNSBL = {  # ip: (listed, query_error)
     "127.0.0.1": (0, 1),   # 1.0.0.127.bl.test A 127.255.255.254
     "127.0.0.2": (1, 0),   # 2.0.0.127.bl.test A 127.0.0.2 (the RFC 5782 test entry)
-    "127.0.0.3": (0, 0),   # NXDOMAIN
+    "127.0.0.3": (0, 1),   # 3.0.0.127.bl.test A 127.0.0.1: RFC 5782 2.1 forbids it as a listing (lists use it for "refused")
     "127.0.0.4": (0, 0),
     "127.0.0.5": (0, 0),
     "127.0.0.6": (0, 0),
@@ -150,6 +150,7 @@ def build_zones(lab, keys):
     zones[V6_PTR_ZONE] = "%s PTR mail.v6.test.\n" % V6_PTR_OWNER
     zones["bl.test"] += '%s A 127.0.0.2\n%s TXT "listed in bl.test (IPv6 lab fixture)"\n' % (
         V6_NIBBLES, V6_NIBBLES)
+    zones["bl.test"] += "3.0.0.127       A       127.0.0.1\n"
     zones["v6.test"] = """\
 @               MX      10 mail.v6.test.
 mail            A       127.0.0.3
