@@ -331,8 +331,8 @@ struct Hostile {
   const char* detail_prefix;
 };
 
-TEST(ProbeDialogTest, HostilePeersEndByTheDeadline) {
-  const std::vector<Hostile> cases = {
+std::vector<Hostile> HostileCases() {
+  return {
       {"never_speaks", Tls::kNone, Reason::kTimeout,
        [](int, const std::atomic<bool>& stop) {
          while (!stop) std::this_thread::sleep_for(10ms);
@@ -391,18 +391,25 @@ TEST(ProbeDialogTest, HostilePeersEndByTheDeadline) {
        },
        "after STARTTLS: TLS: the server sent 14 bytes before the handshake (possible STARTTLS injection)"},
   };
-  for (const auto& h : cases) {
-    SCOPED_TRACE(h.name);
-    FakeServer server("", h.behaviour);
-    const auto start = Clock::now();
-    auto r = Probe(MakeTarget(Protocol::kSmtp, server.address(), h.tls), 1500ms);
-    const auto took = Clock::now() - start;
-    EXPECT_EQ(probe::ReasonName(r.reason), probe::ReasonName(h.want)) << r.detail;
-    EXPECT_EQ(r.detail.rfind(h.detail_prefix, 0), 0u) << r.detail;
-    EXPECT_LT(took, 1500ms + 150ms);
-    EXPECT_NEAR(r.duration_seconds, std::chrono::duration<double>(took).count(), 0.05);
-  }
 }
+
+// Each hostile peer is its own test (ProbeDialog/HostilePeerTest.EndsByTheDeadline/<name>).
+class HostilePeerTest : public ::testing::TestWithParam<Hostile> {};
+
+TEST_P(HostilePeerTest, EndsByTheDeadline) {
+  const Hostile& h = GetParam();
+  FakeServer server("", h.behaviour);
+  const auto start = Clock::now();
+  auto r = Probe(MakeTarget(Protocol::kSmtp, server.address(), h.tls), 1500ms);
+  const auto took = Clock::now() - start;
+  EXPECT_EQ(probe::ReasonName(r.reason), probe::ReasonName(h.want)) << r.detail;
+  EXPECT_EQ(r.detail.rfind(h.detail_prefix, 0), 0u) << r.detail;
+  EXPECT_LT(took, 1500ms + 150ms);
+  EXPECT_NEAR(r.duration_seconds, std::chrono::duration<double>(took).count(), 0.05);
+}
+
+INSTANTIATE_TEST_SUITE_P(ProbeDialog, HostilePeerTest, ::testing::ValuesIn(HostileCases()),
+                         [](const ::testing::TestParamInfo<Hostile>& info) { return std::string(info.param.name); });
 
 TEST(ProbeDialogTest, StopEndsAProbeEarly) {
   FakeServer server("", [](int, const std::atomic<bool>& stop) {

@@ -198,6 +198,9 @@ _smtp._tls      TXT     "v=TLSRPTv1;"
     #   a:h6 .......................................................... 11 > 10 -> permerror, evaluation stops
     #   (a:h7 = 12, ip4:127.0.0.5 and -all are never reached)
     #   => lookups 11 (the count when evaluation stopped), void 0, valid 0, check_host(127.0.0.5) = permerror.
+    # loop.test includes itself: every round is one more include, the 11th is over the limit (RFC 7208
+    # 4.6.4), so the loop ends as permerror with 11 lookups counted, never as a hang.
+    zones["loop.test"] = '@               TXT     "v=spf1 include:loop.test -all"\n'
     zones["overlimit.test"] = """\
 @               MX      10 mail.overlimit.test.
 mail            A       127.0.0.5
@@ -259,6 +262,7 @@ def main_dns_section(lab):
         "  - {domain: chain.test, mail_host: mail.chain.test, ips: [127.0.0.4]}",
         "  - {domain: overlimit.test, mail_host: mail.overlimit.test, ips: [127.0.0.5]}",
         "  - {domain: void.test, mail_host: mail.void.test, ips: [127.0.0.6]}",
+        "  - {domain: loop.test}",                         # SPF only: an include of itself
         "dnsbl:",
         "  zones: [bl.test]",
     ]
@@ -380,6 +384,13 @@ class DnsTest(unittest.TestCase):
         for (domain, ip), v in EXPECTED_AUTHORIZES.items():
             with self.subTest(domain=domain, ip=ip):
                 self.assertEqual(sample(m, "mailstack_spf_authorizes_ip", domain=domain, ip=ip), v)
+
+    def test_b_spf_include_loop_is_a_permerror(self):
+        m = first_run()
+        self.assertEqual(sample(m, "mailstack_spf_dns_lookups", domain="loop.test"), 11)
+        self.assertEqual(sample(m, "mailstack_spf_void_lookups", domain="loop.test"), 0)
+        self.assertEqual(sample(m, "mailstack_dns_record_present", domain="loop.test", record="spf"), 1)
+        self.assertEqual(sample(m, "mailstack_dns_record_valid", domain="loop.test", record="spf"), 0)
 
     def test_c_dmarc_policy_state_set(self):
         m = first_run()
