@@ -436,7 +436,17 @@ PkeyPtr DecodeDnsKey(const dkim::KeyRecord& rec) {
   return PkeyPtr(k);
 }
 
-Result<PkeyPtr> ReadPrivateKey(const std::string& path) {
+std::string PublicDer(EVP_PKEY* k) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(k, &der);
+  std::string out = len > 0 ? std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)) : "";
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> DkimPublicKeyFromFile(const std::string& path) {
   if (Status s = RegularFile(path); !s.ok()) return s;
   BIO* in = BIO_new_file(path.c_str(), "r");
   if (in == nullptr) {
@@ -444,12 +454,48 @@ Result<PkeyPtr> ReadPrivateKey(const std::string& path) {
     ERR_clear_error();
     return Status::FromErrno(path, err ? err : EIO);
   }
-  EVP_PKEY* k = PEM_read_bio_PrivateKey(in, nullptr, NoPassphrase, nullptr);  // encrypted: an error, no prompt
+  std::string text;
+  char buf[4096];
+  int n;
+  while ((n = BIO_read(in, buf, sizeof buf)) > 0 && text.size() < 65536) text.append(buf, static_cast<size_t>(n));
   BIO_free(in);
   ERR_clear_error();
-  if (k == nullptr) return Status::InvalidArgument(path + ": not a PEM private key");
-  return PkeyPtr(k);
+  if (text.find("-----BEGIN") != std::string::npos) {
+    BIO* mem = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+    EVP_PKEY* k = PEM_read_bio_PrivateKey(mem, nullptr, NoPassphrase, nullptr);  // encrypted: no prompt, an error
+    if (k == nullptr) {
+      BIO_free(mem);
+      mem = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+      k = PEM_read_bio_PUBKEY(mem, nullptr, NoPassphrase, nullptr);
+    }
+    BIO_free(mem);
+    ERR_clear_error();
+    if (k == nullptr) return Status::InvalidArgument(path + ": no readable PEM private or public key");
+    PkeyPtr key(k);
+    return PublicDer(key.get());
+  }
+  // opendkim-genkey's <selector>.txt: the record in zone-file syntax; the
+  // key is what the quoted strings say once joined.
+  std::string record;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ';' ) {  // a comment outside quotes runs to the end of the line
+      while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (text[i] != '"') continue;
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      record += text[i];
+    }
+  }
+  auto rec = dkim::Parse(record);
+  if (!rec.ok()) return Status::InvalidArgument(path + ": not a PEM key nor a DKIM record: " + rec.status().message());
+  PkeyPtr key = DecodeDnsKey(*rec);
+  if (!key) return Status::InvalidArgument(path + ": the record's p= is not a usable key");
+  return PublicDer(key.get());
 }
+
+namespace {
 
 }  // namespace
 
@@ -509,6 +555,9 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
         if (!file.ok()) return file.status();
         if (!file->empty() && (*file)[0] != '/') {
           return k["key_file"].Error("must be an absolute path (got \"" + *file + "\")");
+        }
+        for (const auto& prev : d.dkim) {
+          if (prev.selector == Lower(*sel)) return k["selector"].Error("duplicate selector \"" + *sel + "\"");
         }
         d.dkim.push_back(Dkim{Lower(*sel), *file});
       }
@@ -706,12 +755,12 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         }
         if (key) ds.bits = EVP_PKEY_get_bits(key.get());
         if (!dp->dkim[k].key_file.empty()) {
-          auto local = ReadPrivateKey(dp->dkim[k].key_file);
+          auto local = DkimPublicKeyFromFile(dp->dkim[k].key_file);
           if (!local.ok()) {
             ds.file_error = true;
             s->problems.push_back(local.status().message());
           } else {
-            ds.matches = key && EVP_PKEY_eq(key.get(), local->get()) == 1 ? 1 : 0;
+            ds.matches = key && PublicDer(key.get()) == *local ? 1 : 0;
             ERR_clear_error();
             if (ds.matches == 0) s->problems.push_back(where + ": the key is not the one in " + dp->dkim[k].key_file);
           }

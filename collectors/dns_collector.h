@@ -16,6 +16,13 @@
 
 namespace mailstack {
 
+// The public key (DER SubjectPublicKeyInfo) in a DKIM key_file: a PEM
+// private key (opendkim's <selector>.private; encrypted keys are an error,
+// never a passphrase prompt), a PEM public key, or opendkim-genkey's
+// <selector>.txt record (world-readable, so the exporter needs no access to
+// the private key).
+Result<std::string> DkimPublicKeyFromFile(const std::string& path);
+
 class DnsCollector final : public Collector {
  public:
   struct Dkim {

@@ -10,7 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "collectors/net/dns_client.h"
@@ -45,6 +51,8 @@ TEST(DnsCollectorTest, OptionErrors) {
        "t.yml:1:11: resolver: must be IP:PORT of a DNS server (got \"ns1.example.com:53\")"},
       {"domains:\n  - {domain: example.com}\ndnsbl: {zones: ['zen spamhaus']}",
        "t.yml:3:17: dnsbl.zones[0]: must be a DNS zone (got \"zen spamhaus\")"},
+      {"domains:\n  - {domain: example.com, dkim: [{selector: mail}, {selector: MAIL}]}",
+       "t.yml:2:63: domains[0].dkim[1].selector: duplicate selector \"MAIL\""},
       {"domains:\n  - {domain: example.com, spf: yes}",
        "t.yml:2:27: domains[0].spf: unknown key (allowed: domain, mail_host, ips, dkim)"},
   });
@@ -58,6 +66,64 @@ TEST(DnsCollectorTest, OptionErrors) {
   EXPECT_EQ(o->domains[0].ips, (std::vector<std::string>{"192.0.2.25", "2001:db8::25"}));
   EXPECT_EQ(o->domains[0].dkim[0].key_file, "/k.pem");
   EXPECT_EQ(o->dnsbl_zones, (std::vector<std::string>{"zen.spamhaus.org"}));
+}
+
+std::string WriteFile(const std::string& name, const std::string& content) {
+  std::string path = ::testing::TempDir() + "/" + name + std::to_string(::getpid());
+  std::ofstream(path) << content;
+  return path;
+}
+
+std::string Pem(EVP_PKEY* k, bool priv) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (priv) {
+    PEM_write_bio_PrivateKey(bio, k, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    PEM_write_bio_PUBKEY(bio, k);
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  return out;
+}
+
+// key_file may be the private key, a public key, or opendkim-genkey's .txt
+// record: all give the same public key; an encrypted key is an error (never
+// a passphrase prompt).
+TEST(DnsCollectorTest, DkimKeyFileForms) {
+  EVP_PKEY* k = EVP_RSA_gen(1024);
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(k, &der);
+  const std::string want(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  std::string b64(4 * ((want.size() + 2) / 3) + 1, '\0');
+  b64.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                                 reinterpret_cast<const unsigned char*>(want.data()),
+                                                 static_cast<int>(want.size()))));
+  // opendkim-genkey's layout: strings split across lines, a ';' inside them, a trailing comment.
+  const std::string txt = "mail._domainkey\tIN\tTXT\t( \"v=DKIM1; h=sha256; k=rsa; \"\n\t  \"p=" +
+                          b64.substr(0, 100) + "\"\n\t  \"" + b64.substr(100) +
+                          "\" )  ; ----- DKIM key mail for example.com\n";
+  const std::string priv = WriteFile("mail.private", Pem(k, true));
+  const std::string pub = WriteFile("mail.pub", Pem(k, false));
+  const std::string rec = WriteFile("mail.txt", txt);
+  for (const auto& path : {priv, pub, rec}) {
+    auto got = DkimPublicKeyFromFile(path);
+    ASSERT_TRUE(got.ok()) << path << ": " << got.status().message();
+    EXPECT_EQ(*got, want) << path;
+  }
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, k, EVP_aes_128_cbc(), nullptr, 0, nullptr, const_cast<char*>("secret"));
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  const std::string enc = WriteFile("enc.private", std::string(data, static_cast<size_t>(n)));
+  BIO_free(bio);
+  auto e = DkimPublicKeyFromFile(enc);
+  EXPECT_EQ(e.status().message(), enc + ": no readable PEM private or public key");
+  EXPECT_EQ(DkimPublicKeyFromFile("/nonexistent/k").status().message(), "/nonexistent/k: No such file or directory");
+  EVP_PKEY_free(k);
+  for (const auto& p : {priv, pub, rec, enc}) std::remove(p.c_str());
 }
 
 DnsCollector::Options OneDomain(const std::string& resolver) {
