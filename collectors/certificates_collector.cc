@@ -61,12 +61,9 @@ Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const
     }
     o.files = std::move(files).value();
   }
-  auto ca = section["ca_file"].AsString("");
+  auto ca = section["ca_file"].AsAbsolutePath("");
   if (!ca.ok()) return ca.status();
   o.ca_file = *ca;
-  if (!o.ca_file.empty() && o.ca_file[0] != '/') {
-    return section["ca_file"].Error("must be an absolute path (got \"" + o.ca_file + "\")");
-  }
   return o;
 }
 
@@ -98,14 +95,12 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     auto certs = ReadPem(path);
     if (!certs.ok()) {
       sink.Gauge(kFileError, {{"name", name}}, 1);
-      auto& last = last_error_[path];
-      if (last != certs.status().message()) {
+      if (problems_.Update(path, certs.status().message()) == ProblemMemo::Change::kNew) {
         MS_LOG(kWarn, "cannot read certificate file", {{"err", certs.status().message()}});
-        last = certs.status().message();
       }
       continue;
     }
-    last_error_.erase(path);
+    problems_.Update(path, "");
     sink.Gauge(kFileError, {{"name", name}}, 0);
     // The other certificates of the bundle are the untrusted intermediates.
     STACK_OF(X509)* untrusted = sk_X509_new_null();

@@ -5,12 +5,12 @@
 // collector adds source="probe" for certificates served on the wire.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 #include "collectors/tls_metrics.h"
 
 namespace mailstack {
@@ -33,7 +33,7 @@ class CertificatesCollector final : public Collector {
 
  private:
   Options options_;
-  std::map<std::string, std::string> last_error_;  // path -> last logged error
+  ProblemMemo problems_;  // per path
   TrustStores trust_stores_;
 };
 

@@ -551,11 +551,8 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
         auto sel = k["selector"].AsString();
         if (!sel.ok()) return sel.status();
         if (!net::IsHostName(*sel)) return k["selector"].Error("must be a DNS label (got \"" + *sel + "\")");
-        auto file = k["key_file"].AsString("");
+        auto file = k["key_file"].AsAbsolutePath("");
         if (!file.ok()) return file.status();
-        if (!file->empty() && (*file)[0] != '/') {
-          return k["key_file"].Error("must be an absolute path (got \"" + *file + "\")");
-        }
         for (const auto& prev : d.dkim) {
           if (prev.selector == Lower(*sel)) return k["selector"].Error("duplicate selector \"" + *sel + "\"");
         }
@@ -587,25 +584,17 @@ std::vector<MetricDesc> DnsCollector::Describe() const {
 }
 
 void DnsCollector::LogChange(const std::string& key, const std::string& message) {
-  auto it = last_logged_.find(key);
-  if (message.empty()) {
-    if (it != last_logged_.end()) {
-      MS_LOG(kInfo, "DNS checks recovered", {{"domain", key}});
-      last_logged_.erase(it);
-    }
-    return;
+  switch (problems_.Update(key, message)) {
+    case ProblemMemo::Change::kNew: MS_LOG(kWarn, "DNS check problem", {{"domain", key}, {"err", message}}); break;
+    case ProblemMemo::Change::kCleared: MS_LOG(kInfo, "DNS checks recovered", {{"domain", key}}); break;
+    case ProblemMemo::Change::kSame: break;
   }
-  if (it != last_logged_.end() && it->second == message) return;
-  MS_LOG(kWarn, "DNS check problem", {{"domain", key}, {"err", message}});
-  last_logged_[key] = message;
 }
 
 Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   for (const auto& desc : Describe()) sink.Declare(desc);
   // Lookups end a little before the run's deadline, so what was answered is published.
-  const auto left = ctx.deadline.Remaining();
-  const Deadline deadline(ctx.deadline.at() -
-                          std::min<Deadline::Clock::duration>(std::chrono::milliseconds(250), left / 10));
+  const Deadline deadline = ctx.WorkDeadline();
   auto client = DnsClient::Create(options_.resolver, deadline);
   if (!client.ok()) return client.status();
   DnsClient& dns = **client;

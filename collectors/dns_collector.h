@@ -7,12 +7,12 @@
 // 5782, 127.255.255.x answers are errors, not listings).
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 
 namespace mailstack {
 
@@ -55,7 +55,7 @@ class DnsCollector final : public Collector {
   void LogChange(const std::string& key, const std::string& message);
 
   Options options_;
-  std::map<std::string, std::string> last_logged_;
+  ProblemMemo problems_;  // per domain
 };
 
 }  // namespace mailstack

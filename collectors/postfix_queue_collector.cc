@@ -116,9 +116,8 @@ Result<PostfixQueueCollector::Options> PostfixQueueCollector::ParseOptions(const
       }
       inst.showq = *showq;
     } else {
-      auto dir = item["queue_directory"].AsString();
+      auto dir = item["queue_directory"].AsAbsolutePath();
       if (!dir.ok()) return dir.status();
-      if ((*dir)[0] != '/') return item["queue_directory"].Error("must be an absolute path (got \"" + *dir + "\")");
       inst.queue_directory = *dir;
     }
     for (const auto& prev : o.instances) {
@@ -262,16 +261,13 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
     Status status = inst.showq.empty() ? CollectSpool(inst, ctx, &t) : CollectShowq(inst, ctx, &t);
     if (!status.ok()) {
       sink.Gauge(kUp, {{"postfix_instance", iname}}, 0);
-      auto& last = last_error_[inst.name];
-      if (last != status.message()) {
+      if (problems_.Update(inst.name, status.message()) == ProblemMemo::Change::kNew) {
         MS_LOG(kWarn, "cannot read the Postfix queue", {{"postfix_instance", inst.name}, {"err", status.message()}});
-        last = status.message();
       }
       continue;
     }
-    if (auto it = last_error_.find(inst.name); it != last_error_.end()) {
+    if (problems_.Update(inst.name, "") == ProblemMemo::Change::kCleared) {
       MS_LOG(kInfo, "Postfix queue readable again", {{"postfix_instance", inst.name}});
-      last_error_.erase(it);
     }
     sink.Gauge(kUp, {{"postfix_instance", iname}}, 1);
     for (size_t qi = 0; qi < kQueueCount; ++qi) {

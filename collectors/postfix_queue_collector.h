@@ -17,6 +17,7 @@
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 
 namespace mailstack {
 
@@ -59,7 +60,7 @@ class PostfixQueueCollector final : public Collector {
 
  private:
   Options options_;
-  std::map<std::string, std::string> last_error_;  // instance -> last logged error
+  ProblemMemo problems_;  // per instance
   std::map<std::string, HeadCache> head_cache_;    // instance -> cache
   uint64_t run_ = 0;
 };

@@ -72,14 +72,6 @@ Result<net::X509Ptr> ReadFirstCertificate(const std::string& path) {
   return net::X509Ptr(c);
 }
 
-Status AbsolutePath(const ConfigNode& node, std::string* out) {
-  auto v = node.AsString("");
-  if (!v.ok()) return v.status();
-  if (!v->empty() && (*v)[0] != '/') return node.Error("must be an absolute path (got \"" + *v + "\")");
-  *out = *v;
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode& section) {
@@ -169,8 +161,12 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
     auto server_name = item["server_name"].AsString("");
     if (!server_name.ok()) return server_name.status();
     t.target.server_name = *server_name;
-    if (Status s = AbsolutePath(item["ca_file"], &t.ca_file); !s.ok()) return s;
-    if (Status s = AbsolutePath(item["cert_file"], &t.cert_file); !s.ok()) return s;
+    auto ca_file = item["ca_file"].AsAbsolutePath("");
+    if (!ca_file.ok()) return ca_file.status();
+    t.ca_file = *ca_file;
+    auto cert_file = item["cert_file"].AsAbsolutePath("");
+    if (!cert_file.ok()) return cert_file.status();
+    t.cert_file = *cert_file;
     if (t.target.tls == Tls::kNone) {
       for (const char* key : {"server_name", "ca_file", "cert_file"}) {
         if (item[key].defined() && !item[key].null()) {
@@ -189,22 +185,12 @@ std::vector<MetricDesc> ProbesCollector::Describe() const {
           kTlsInfo, kServedMatches, kCertFileError};
 }
 
-void ProbesCollector::LogChange(const std::string& key, const std::string& message, bool warn) {
-  auto it = last_logged_.find(key);
-  if (message.empty()) {
-    if (it != last_logged_.end()) {
-      MS_LOG(kInfo, "recovered", {{"probe", key}});
-      last_logged_.erase(it);
-    }
-    return;
+void ProbesCollector::LogChange(const std::string& key, const std::string& message) {
+  switch (problems_.Update(key, message)) {
+    case ProblemMemo::Change::kNew: MS_LOG(kWarn, "probe problem", {{"probe", key}, {"err", message}}); break;
+    case ProblemMemo::Change::kCleared: MS_LOG(kInfo, "recovered", {{"probe", key}}); break;
+    case ProblemMemo::Change::kSame: break;
   }
-  if (it != last_logged_.end() && it->second == message) return;
-  if (warn) {
-    MS_LOG(kWarn, "probe problem", {{"probe", key}, {"err", message}});
-  } else {
-    MS_LOG(kInfo, "probe problem", {{"probe", key}, {"err", message}});
-  }
-  last_logged_[key] = message;
 }
 
 Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
@@ -212,9 +198,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   // Every target at once: the run takes as long as the slowest target. The
   // probes end a little before the run's deadline, so that a target that
   // never answers is reported (timeout) instead of failing the whole run.
-  const auto left = ctx.deadline.Remaining();
-  const auto margin = std::min<Deadline::Clock::duration>(std::chrono::milliseconds(250), left / 10);
-  const Deadline probe_deadline(ctx.deadline.at() - margin);
+  const Deadline probe_deadline = ctx.WorkDeadline();
   std::vector<probe::Result> results(options_.targets.size());
   {
     std::vector<std::thread> threads;
@@ -244,7 +228,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     sink.Gauge(kSuccess, labels, r.success() ? 1 : 0);
     sink.Gauge(kDuration, labels, r.duration_seconds);
     sink.StateSet(kFailure, labels, "reason", probe::ReasonNames(), probe::ReasonName(r.reason));
-    LogChange(t.name, r.success() ? "" : "reason " + std::string(probe::ReasonName(r.reason)) + ": " + r.detail, true);
+    LogChange(t.name, r.success() ? "" : "reason " + std::string(probe::ReasonName(r.reason)) + ": " + r.detail);
 
     std::string cert_problem;
     if (r.tls_done && !r.chain.empty()) {
@@ -270,7 +254,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       }
       sk_X509_free(untrusted);
     }
-    LogChange(t.name + "/certificate", cert_problem, true);
+    LogChange(t.name + "/certificate", cert_problem);
 
     std::string file_problem;
     if (!opt.cert_file.empty()) {
@@ -284,7 +268,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         if (!same) file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
       }
     }
-    LogChange(t.name + "/cert_file", file_problem, true);
+    LogChange(t.name + "/cert_file", file_problem);
   }
   return Status::Ok();
 }

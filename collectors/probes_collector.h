@@ -6,12 +6,12 @@
 // when invalid) and whether the served leaf equals the one in cert_file.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 #include "collectors/probe_dialogs.h"
 #include "collectors/tls_metrics.h"
 
@@ -35,11 +35,12 @@ class ProbesCollector final : public Collector {
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
  private:
-  void LogChange(const std::string& key, const std::string& message, bool warn);
+  // Logs a target's problem once per distinct message, its end once.
+  void LogChange(const std::string& key, const std::string& message);
 
   Options options_;
   TrustStores trust_stores_;
-  std::map<std::string, std::string> last_logged_;  // target/what -> last message logged
+  ProblemMemo problems_;  // per target (and target/certificate, target/cert_file)
 };
 
 }  // namespace mailstack

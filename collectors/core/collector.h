@@ -3,7 +3,9 @@
 // thread, never two runs of one collector at once, each with a deadline.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "collectors/core/deadline.h"
@@ -21,6 +23,14 @@ struct CollectContext {
   bool Stopping() const { return stop->load(std::memory_order_relaxed); }
   // True when the run should end now: deadline passed or stop requested.
   bool Done() const { return Stopping() || deadline.Expired(); }
+  // The deadline for a collector's network waits: a little before the run's
+  // (a tenth of the time left, at most 250 ms), so that what a peer that
+  // never answers held up is still reported as a timeout in this run
+  // instead of the whole run overrunning.
+  Deadline WorkDeadline() const {
+    const auto left = deadline.Remaining();
+    return Deadline(deadline.at() - std::min<Deadline::Clock::duration>(std::chrono::milliseconds(250), left / 10));
+  }
 };
 
 class Collector {

@@ -207,6 +207,18 @@ Result<std::string> ConfigNode::AsString(std::string def) const {
   if (!defined() || null()) return def;
   return AsString();
 }
+Result<std::string> ConfigNode::AsAbsolutePath() const {
+  auto v = AsString();
+  if (!v.ok()) return v;
+  if (v->empty() || (*v)[0] != '/') return Error("must be an absolute path (got \"" + *v + "\")");
+  return v;
+}
+Result<std::string> ConfigNode::AsAbsolutePath(std::string def) const {
+  if (!defined() || null()) return def;
+  auto v = AsString();
+  if (!v.ok() || v->empty()) return v;
+  return AsAbsolutePath();
+}
 Result<bool> ConfigNode::AsBool(bool def) const {
   if (!defined() || null()) return def;
   return AsBool();

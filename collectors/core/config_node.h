@@ -64,8 +64,13 @@ class ConfigNode {
   // A map of string to string (e.g. services.processes).
   Result<std::map<std::string, std::string>> AsStringMap() const;
 
+  // A string that must start with '/': "must be an absolute path (got ...)".
+  Result<std::string> AsAbsolutePath() const;
+
   // The same with a default used when the key is missing or null.
   Result<std::string> AsString(std::string def) const;
+  // An explicitly empty value is accepted as "not set".
+  Result<std::string> AsAbsolutePath(std::string def) const;
   Result<bool> AsBool(bool def) const;
   Result<Duration> AsDuration(Duration def) const;
 

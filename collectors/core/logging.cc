@@ -168,4 +168,16 @@ void Log(LogLevel level, const char* file, int line, std::string_view msg,
   }
 }
 
+ProblemMemo::Change ProblemMemo::Update(const std::string& item, const std::string& problem) {
+  auto it = last_.find(item);
+  if (problem.empty()) {
+    if (it == last_.end()) return Change::kSame;
+    last_.erase(it);
+    return Change::kCleared;
+  }
+  if (it != last_.end() && it->second == problem) return Change::kSame;
+  last_[item] = problem;
+  return Change::kNew;
+}
+
 }  // namespace mailstack

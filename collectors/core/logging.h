@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -41,6 +42,20 @@ void SetLogSinkForTest(std::function<void(std::string_view line)> sink);
 
 void Log(LogLevel level, const char* file, int line, std::string_view msg,
          std::initializer_list<LogField> fields = {});
+
+// For collectors that log a problem per item (path, instance, target): the
+// last problem logged for each item, so a problem is logged once per
+// distinct message and its end once. Not thread-safe (one collector run).
+class ProblemMemo {
+ public:
+  enum class Change { kSame, kNew, kCleared };
+  // `problem` empty: the item is fine now. kNew: log the problem; kCleared:
+  // log the recovery; kSame: nothing to log.
+  Change Update(const std::string& item, const std::string& problem);
+
+ private:
+  std::map<std::string, std::string> last_;
+};
 
 }  // namespace mailstack
 
