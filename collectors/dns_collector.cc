@@ -84,11 +84,7 @@ const std::vector<std::string_view> kPolicies = {"none", "quarantine", "reject"}
 constexpr int kMaxSpfLookups = 10;
 constexpr int kMaxSpfVoids = 2;
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
+using net::CanonicalName;
 
 std::string IpString(const std::vector<uint8_t>& ip) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -140,7 +136,7 @@ struct Resolver {
   DomainState& st;
   void Query(const std::string& name, DnsType type, std::function<void(const DnsAnswer&)> cb) {
     DomainState* s = &st;
-    std::string key = std::string(net::DnsTypeName(type)) + " " + Lower(name);
+    std::string key = std::string(net::DnsTypeName(type)) + " " + CanonicalName(name);
     dns.Query(name, type, [s, key, cb = std::move(cb)](const DnsAnswer& a) {
       if (a.failed()) s->failed.insert(key + ": " + a.error);
       cb(a);
@@ -195,7 +191,7 @@ bool CountVoid(const SpfEvalPtr& ev, const spf::Term& t) {
 
 std::optional<std::string> Target(const SpfEvalPtr& ev, const spf::Term& t, const std::string& domain) {
   if (t.domain_spec.empty()) return domain;
-  if (!t.has_macros) return Lower(t.domain_spec);
+  if (!t.has_macros) return CanonicalName(t.domain_spec);
   spf::MacroContext mc;
   mc.sender = "postmaster@" + ev->sender_domain;
   mc.domain = domain;
@@ -206,7 +202,7 @@ std::optional<std::string> Target(const SpfEvalPtr& ev, const spf::Term& t, cons
     PermError(ev, out.status().message());
     return std::nullopt;
   }
-  std::string name = Lower(*out);
+  std::string name = CanonicalName(*out);
   if (!net::IsHostName(name)) {
     PermError(ev, "\"" + t.text + "\" expands to \"" + name + "\", not a domain name");
     return std::nullopt;
@@ -522,7 +518,7 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
     auto name = item["domain"].AsString();
     if (!name.ok()) return name.status();
     if (!net::IsHostName(*name)) return item["domain"].Error("must be a domain name (got \"" + *name + "\")");
-    d.domain = Lower(*name);
+    d.domain = CanonicalName(*name);
     for (const auto& prev : o.domains) {
       if (prev.domain == d.domain) return item["domain"].Error("duplicate domain \"" + d.domain + "\"");
     }
@@ -531,7 +527,7 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
     if (!host->empty() && !net::IsHostName(*host)) {
       return item["mail_host"].Error("must be a host name (got \"" + *host + "\")");
     }
-    d.mail_host = Lower(*host);
+    d.mail_host = CanonicalName(*host);
     if (auto n = item["ips"]; n.defined() && !n.null()) {
       auto ips = n.AsStringList();
       if (!ips.ok()) return ips.status();
@@ -554,9 +550,9 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
         auto file = k["key_file"].AsAbsolutePath("");
         if (!file.ok()) return file.status();
         for (const auto& prev : d.dkim) {
-          if (prev.selector == Lower(*sel)) return k["selector"].Error("duplicate selector \"" + *sel + "\"");
+          if (prev.selector == CanonicalName(*sel)) return k["selector"].Error("duplicate selector \"" + *sel + "\"");
         }
-        d.dkim.push_back(Dkim{Lower(*sel), *file});
+        d.dkim.push_back(Dkim{CanonicalName(*sel), *file});
       }
     }
     o.domains.push_back(std::move(d));
@@ -571,7 +567,7 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
       if (!net::IsHostName((*zones)[i])) {
         return nodes[i].Error("must be a DNS zone (got \"" + (*zones)[i] + "\")");
       }
-      o.dnsbl_zones.push_back(Lower((*zones)[i]));
+      o.dnsbl_zones.push_back(CanonicalName((*zones)[i]));
     }
   }
   return o;

@@ -8,6 +8,7 @@
 #include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
 #include "collectors/parse/mail_reply.h"
+#include "collectors/parse/text.h"
 
 namespace mailstack::probe {
 
@@ -272,9 +273,7 @@ class Dialog {
       std::string_view l = *line;
       if (!l.empty() && l[0] == '.') l.remove_prefix(1);
       auto sp = l.find(' ');
-      std::string word(l.substr(0, sp));
-      for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      caps->insert(word);
+      caps->insert(text::AsciiUpper(l.substr(0, sp)));
     }
     return Fail(Reason::kProtocol, "CAPA: more than " + std::to_string(kMaxReplyLines) + " lines");
   }

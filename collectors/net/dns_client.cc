@@ -1,5 +1,6 @@
 #include "collectors/net/dns_client.h"
 #include "collectors/net/resolve.h"
+#include "collectors/parse/text.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -8,12 +9,17 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
 
 namespace mailstack::net {
+
+std::string CanonicalName(std::string_view name) {
+  std::string out = text::AsciiLower(name);
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
 
 std::string_view DnsTypeName(DnsType t) {
   switch (t) {
@@ -39,12 +45,6 @@ int NsType(DnsType t) {
     case DnsType::kPtr: return ns_t_ptr;
   }
   return ns_t_a;
-}
-
-std::string Canonical(std::string name) {
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!name.empty() && name.back() == '.') name.pop_back();
-  return name;
 }
 
 struct Pending {
@@ -75,7 +75,7 @@ void ParseReply(DnsType type, const unsigned char* abuf, int alen, DnsAnswer& a)
       ares_mx_reply* mx = nullptr;
       rc = ares_parse_mx_reply(abuf, alen, &mx);
       for (ares_mx_reply* m = mx; rc == ARES_SUCCESS && m != nullptr; m = m->next) {
-        a.mx.emplace_back(m->priority, Canonical(m->host ? m->host : ""));
+        a.mx.emplace_back(m->priority, CanonicalName(m->host ? m->host : ""));
       }
       if (mx != nullptr) ares_free_data(mx);
       break;
@@ -95,8 +95,8 @@ void ParseReply(DnsType type, const unsigned char* abuf, int alen, DnsAnswer& a)
       unsigned char dummy[4] = {0, 0, 0, 0};
       rc = ares_parse_ptr_reply(abuf, alen, dummy, sizeof dummy, AF_INET, &he);
       if (rc == ARES_SUCCESS && he != nullptr) {
-        if (he->h_name != nullptr) a.ptr.push_back(Canonical(he->h_name));
-        for (char** p = he->h_aliases; p != nullptr && *p != nullptr; ++p) a.ptr.push_back(Canonical(*p));
+        if (he->h_name != nullptr) a.ptr.push_back(CanonicalName(he->h_name));
+        for (char** p = he->h_aliases; p != nullptr && *p != nullptr; ++p) a.ptr.push_back(CanonicalName(*p));
       }
       if (he != nullptr) ares_free_hostent(he);
       break;
@@ -149,7 +149,7 @@ DnsClient::~DnsClient() {
 }
 
 void DnsClient::Query(const std::string& name, DnsType type, Callback cb) {
-  const std::string canonical = Canonical(name);
+  const std::string canonical = CanonicalName(name);
   const std::string key = std::string(DnsTypeName(type)) + " " + canonical;
   auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;

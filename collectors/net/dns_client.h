@@ -23,6 +23,8 @@ namespace mailstack::net {
 
 enum class DnsType { kA, kAaaa, kMx, kTxt, kPtr };
 std::string_view DnsTypeName(DnsType t);
+// A name as DNS compares it: lower case, without the trailing dot.
+std::string CanonicalName(std::string_view name);
 
 struct DnsAnswer {
   enum Rcode { kOk, kNxDomain, kNoData, kError } rcode = kError;

@@ -1,5 +1,7 @@
 #include "collectors/parse/dkim_record.h"
 
+#include "collectors/parse/text.h"
+
 #include <set>
 #include <utility>
 #include <vector>
@@ -21,12 +23,7 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out;
-}
+std::string Printable(std::string_view s) { return text::Printable(s, 80); }
 
 Status Error(std::string_view problem) { return Status::InvalidArgument("DKIM: " + std::string(problem)); }
 Status Error(std::string_view problem, std::string_view quoted) {

@@ -1,5 +1,7 @@
 #include "collectors/parse/dmarc.h"
 
+#include "collectors/parse/text.h"
+
 #include <set>
 #include <utility>
 
@@ -10,21 +12,9 @@ namespace {
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerStr(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (Lower(s[i]) != Lower(prefix[i])) return false;
-  }
-  return true;
-}
+char Lower(char c) { return text::AsciiLower(c); }
+std::string LowerStr(std::string_view s) { return text::AsciiLower(s); }
+using text::StartsWithNoCase;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsWsp(s.front())) s.remove_prefix(1);
@@ -32,12 +22,7 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out;
-}
+std::string Printable(std::string_view s) { return text::Printable(s, 80); }
 
 std::string Quoted(std::string_view s) { return "\"" + Printable(s) + "\""; }
 

@@ -1,25 +1,16 @@
 #include "collectors/parse/mail_reply.h"
 
+#include "collectors/parse/text.h"
+
 #include <cctype>
 
 namespace mailstack::mail {
 
 namespace {
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using text::AsciiUpper;
 
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 60)) {
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  }
-  if (s.size() > 60) out += "...";
-  return out;
-}
+std::string Printable(std::string_view s) { return text::Printable(s, 60); }
 
 Status Garbage(std::string_view what, std::string_view line) {
   return Status::InvalidArgument(std::string(what) + ": \"" + Printable(line) + "\"");
@@ -40,7 +31,7 @@ std::set<std::string> SmtpReply::Keywords() const {
   std::set<std::string> out;
   for (size_t i = 1; i < lines.size(); ++i) {
     auto [word, rest] = Word(lines[i]);
-    if (!word.empty()) out.insert(Upper(word));
+    if (!word.empty()) out.insert(AsciiUpper(word));
   }
   return out;
 }
@@ -82,7 +73,7 @@ Result<ImapLine> ParseImapLine(std::string_view line) {
   }
   auto [status, text] = Word(rest);
   if (status.empty()) return Garbage("IMAP response without a status", line);
-  out.status = Upper(status);
+  out.status = AsciiUpper(status);
   out.rest = std::string(text);
   return out;
 }
@@ -97,7 +88,7 @@ std::set<std::string> ImapCapabilities(std::string_view text) {
   }
   while (!text.empty()) {
     auto [word, rest] = Word(text);
-    if (!word.empty()) out.insert(Upper(word));
+    if (!word.empty()) out.insert(AsciiUpper(word));
     text = rest;
   }
   return out;
@@ -142,12 +133,12 @@ Result<SieveLine> ParseSieveLine(std::string_view line) {
     }
     if (strings.empty() || strings.size() > 2) return Garbage("ManageSieve capability line", line);
     out.kind = SieveLine::kCapability;
-    out.name = Upper(strings[0]);
+    out.name = AsciiUpper(strings[0]);
     if (strings.size() == 2) out.value = std::move(strings[1]);
     return out;
   }
   auto [word, rest] = Word(line);
-  std::string w = Upper(word);
+  std::string w = AsciiUpper(word);
   if (w == "OK") {
     out.kind = SieveLine::kOk;
   } else if (w == "NO") {

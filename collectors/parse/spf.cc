@@ -1,5 +1,7 @@
 #include "collectors/parse/spf.h"
 
+#include "collectors/parse/text.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -15,29 +17,10 @@ constexpr size_t kMaxLabelBytes = 63;
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerStr(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-// Untrusted text in a message: control and non-ASCII bytes become '?', long text is cut.
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out;
-}
+char Lower(char c) { return text::AsciiLower(c); }
+std::string LowerStr(std::string_view s) { return text::AsciiLower(s); }
+using text::EqualsNoCase;
+std::string Printable(std::string_view s) { return text::Printable(s, 80); }
 
 Status Error(std::string_view problem, std::string_view term) {
   return Status::InvalidArgument("SPF: " + std::string(problem) + " in \"" + Printable(term) + "\"");
