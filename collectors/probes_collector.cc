@@ -80,10 +80,7 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
   auto resolver = section["resolver"].AsString("");
   if (!resolver.ok()) return resolver.status();
   if (!resolver->empty()) {
-    std::string host;
-    uint16_t port = 0;
-    if (!net::SplitHostPort(*resolver, &host, &port).ok() ||
-        !net::ValidateAddress(*resolver).ok() || host == "localhost") {
+    if (!net::IsDnsServerAddress(*resolver)) {
       return section["resolver"].Error("must be IP:PORT of a DNS server (got \"" + *resolver + "\")");
     }
   }

@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
@@ -215,31 +214,7 @@ Status DnsClient::Run(const Deadline& deadline, const std::atomic<bool>* stop) {
       ares_cancel(ch);  // every lookup in flight completes with "timed out"
       continue;
     }
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    const int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-    pollfd fds[ARES_GETSOCK_MAXNUM];
-    int n = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-      short ev = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
-      if (ev != 0) fds[n++] = pollfd{socks[i], ev, 0};
-    }
-    timeval max_tv{0, 100000};  // look at the deadline and the stop flag at least every 100 ms
-    timeval tv{};
-    ares_timeout(ch, &max_tv, &tv);
-    int wait_ms = static_cast<int>(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-    if (const int left_ms = deadline.RemainingPollMs(); left_ms >= 0) wait_ms = std::min(wait_ms, left_ms);
-    int ready = ::poll(fds, static_cast<nfds_t>(n), wait_ms);
-    if (ready <= 0) {
-      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries
-      continue;
-    }
-    for (int i = 0; i < n; ++i) {
-      ares_socket_t r = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
-      ares_socket_t w = (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD;
-      if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD) ares_process_fd(ch, r, w);
-    }
+    AresWaitOnce(ch, deadline);
   }
   return expired_ ? Status::DeadlineExceeded("DNS: lookups still unanswered at the deadline") : Status::Ok();
 }

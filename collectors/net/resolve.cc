@@ -1,5 +1,7 @@
 #include "collectors/net/resolve.h"
 
+#include "collectors/net/socket.h"
+
 #include <ares.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +28,39 @@ std::string SockAddr::ToString() const {
 void EnsureAresInitialized() {
   static std::once_flag init;
   std::call_once(init, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+}
+
+void AresWaitOnce(ares_channel ch, const Deadline& deadline) {
+  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+  const int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+  pollfd fds[ARES_GETSOCK_MAXNUM];
+  int n = 0;
+  for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+    short ev = 0;
+    if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
+    if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
+    if (ev != 0) fds[n++] = pollfd{socks[i], ev, 0};
+  }
+  timeval max_tv{0, 100000};  // wake at least every 100 ms: the caller looks at its deadline and stop flag
+  timeval tv{};
+  ares_timeout(ch, &max_tv, &tv);
+  int wait_ms = static_cast<int>(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+  if (const int left_ms = deadline.RemainingPollMs(); left_ms >= 0) wait_ms = std::min(wait_ms, left_ms);
+  if (::poll(fds, static_cast<nfds_t>(n), wait_ms) <= 0) {
+    ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
+    ares_socket_t r = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
+    ares_socket_t w = (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD;
+    if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD) ares_process_fd(ch, r, w);
+  }
+}
+
+bool IsDnsServerAddress(const std::string& address) {
+  std::string host;
+  uint16_t port = 0;
+  return SplitHostPort(address, &host, &port).ok() && host != "localhost" && ValidateAddress(address).ok();
 }
 
 bool IsHostName(const std::string& host) {
@@ -113,32 +148,7 @@ Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, co
       ares_cancel(ch);  // calls OnAddrInfo with ARES_ECANCELLED
       break;
     }
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    const int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-    pollfd fds[ARES_GETSOCK_MAXNUM];
-    int n = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-      short ev = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
-      if (ev == 0) continue;
-      fds[n++] = pollfd{socks[i], ev, 0};
-    }
-    timeval max_tv{0, 100000};  // wake at least every 100 ms for the deadline and stop flag
-    timeval tv{};
-    ares_timeout(ch, &max_tv, &tv);
-    int wait_ms = static_cast<int>(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-    if (const int left_ms = deadline.RemainingPollMs(); left_ms >= 0) wait_ms = std::min(wait_ms, left_ms);
-    int ready = ::poll(fds, static_cast<nfds_t>(n), wait_ms);
-    if (ready <= 0) {
-      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries
-      continue;
-    }
-    for (int i = 0; i < n; ++i) {
-      ares_socket_t r = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
-      ares_socket_t w = (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD;
-      if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD) ares_process_fd(ch, r, w);
-    }
+    AresWaitOnce(ch, deadline);
   }
   ares_destroy(ch);
   if (timed_out) return Status::DeadlineExceeded(ctx + ": timed out");

@@ -12,6 +12,8 @@
 #include "collectors/core/deadline.h"
 #include "collectors/core/status.h"
 
+struct ares_channeldata;  // c-ares' channel (ares_channel), without <ares.h> here
+
 namespace mailstack::net {
 
 struct SockAddr {
@@ -29,6 +31,15 @@ Result<std::vector<SockAddr>> Resolve(const std::string& host, uint16_t port, co
 
 // Initializes c-ares once per process (ares_library_init is not thread-safe).
 void EnsureAresInitialized();
+
+// One wait of a c-ares event loop: polls the channel's sockets (at most
+// 100 ms, never past `deadline`), then lets c-ares process what is ready or
+// has timed out. `channel` is an ares_channel.
+void AresWaitOnce(::ares_channeldata* channel, const Deadline& deadline);
+
+// True for IP:PORT / [IPv6]:PORT of a DNS server (no names: the resolver
+// cannot be resolved).
+bool IsDnsServerAddress(const std::string& address);
 
 // True if `host` looks like a DNS host name (LDH labels, dots, <= 253 bytes).
 bool IsHostName(const std::string& host);
