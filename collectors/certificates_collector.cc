@@ -1,15 +1,11 @@
 #include "collectors/certificates_collector.h"
 
 #include <glob.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <chrono>
 #include <ctime>
-#include <memory>
 
 #include "collectors/core/logging.h"
 #include "collectors/tls_metrics.h"
@@ -23,29 +19,7 @@ constexpr MetricDesc kFileError{"mailstack_tls_certificate_file_error",
                                 "1 if the certificate file could not be read or holds no PEM certificate.",
                                 MetricType::Gauge};
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
 bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
-
-// Reads every certificate of a PEM file.
-Result<std::vector<X509Ptr>> ReadPem(const std::string& path) {
-  if (Status s = RegularFile(path); !s.ok()) return s;
-  BIO* in = BIO_new_file(path.c_str(), "r");
-  if (in == nullptr) {
-    int err = errno;
-    ERR_clear_error();
-    return Status::FromErrno(path, err ? err : EIO);
-  }
-  std::vector<X509Ptr> certs;
-  while (X509* c = PEM_read_bio_X509(in, nullptr, NoPassphrase, nullptr)) certs.emplace_back(c);
-  BIO_free(in);
-  ERR_clear_error();  // the end of the file leaves PEM_R_NO_START_LINE
-  if (certs.empty()) return Status::InvalidArgument(path + ": no PEM certificate in the file");
-  return certs;
-}
 
 }  // namespace
 
@@ -92,7 +66,7 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
   for (const auto& path : paths) {
     if (ctx.Done()) return Status::DeadlineExceeded("certificate files: deadline passed");
     const std::string_view name = path;
-    auto certs = ReadPem(path);
+    auto certs = ReadPemCertificates(path);
     if (!certs.ok()) {
       sink.Gauge(kFileError, {{"name", name}}, 1);
       if (problems_.Update(path, certs.status().message()) == ProblemMemo::Change::kNew) {

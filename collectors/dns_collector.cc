@@ -443,18 +443,14 @@ std::string PublicDer(EVP_PKEY* k) {
 }  // namespace
 
 Result<std::string> DkimPublicKeyFromFile(const std::string& path) {
-  if (Status s = RegularFile(path); !s.ok()) return s;
-  BIO* in = BIO_new_file(path.c_str(), "r");
-  if (in == nullptr) {
-    int err = errno;
-    ERR_clear_error();
-    return Status::FromErrno(path, err ? err : EIO);
-  }
+  auto in = OpenRegularFile(path);
+  if (!in.ok()) return in.status();
   std::string text;
   char buf[4096];
   int n;
-  while ((n = BIO_read(in, buf, sizeof buf)) > 0 && text.size() < 65536) text.append(buf, static_cast<size_t>(n));
-  BIO_free(in);
+  while ((n = BIO_read(in->get(), buf, sizeof buf)) > 0 && text.size() < 65536) {
+    text.append(buf, static_cast<size_t>(n));
+  }
   ERR_clear_error();
   if (text.find("-----BEGIN") != std::string::npos) {
     BIO* mem = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));

@@ -1,8 +1,5 @@
 #include "collectors/probes_collector.h"
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,22 +51,6 @@ std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
   return buf;
-}
-
-// The first certificate of a PEM file.
-Result<net::X509Ptr> ReadFirstCertificate(const std::string& path) {
-  if (Status s = RegularFile(path); !s.ok()) return s;
-  BIO* in = BIO_new_file(path.c_str(), "r");
-  if (in == nullptr) {
-    int err = errno;
-    ERR_clear_error();
-    return Status::FromErrno(path, err ? err : EIO);
-  }
-  X509* c = PEM_read_bio_X509(in, nullptr, NoPassphrase, nullptr);
-  BIO_free(in);
-  ERR_clear_error();
-  if (c == nullptr) return Status::InvalidArgument(path + ": no PEM certificate in the file");
-  return net::X509Ptr(c);
 }
 
 }  // namespace
@@ -255,12 +236,12 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
 
     std::string file_problem;
     if (!opt.cert_file.empty()) {
-      auto file_cert = ReadFirstCertificate(opt.cert_file);
-      sink.Gauge(kCertFileError, {{"target", t.name}}, file_cert.ok() ? 0 : 1);
-      if (!file_cert.ok()) {
-        file_problem = file_cert.status().message();
+      auto file_certs = ReadPemCertificates(opt.cert_file);
+      sink.Gauge(kCertFileError, {{"target", t.name}}, file_certs.ok() ? 0 : 1);
+      if (!file_certs.ok()) {
+        file_problem = file_certs.status().message();
       } else if (r.tls_done && !r.chain.empty()) {
-        const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_cert->get());
+        const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
         sink.Gauge(kServedMatches, {{"target", t.name}}, same ? 1 : 0);
         if (!same) file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
       }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
@@ -90,11 +91,27 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
 
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
-Status RegularFile(const std::string& path) {
+Result<BioPtr> OpenRegularFile(const std::string& path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(path, errno);
   if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
-  return Status::Ok();
+  BIO* in = BIO_new_file(path.c_str(), "r");
+  if (in == nullptr) {
+    int err = errno;
+    ERR_clear_error();
+    return Status::FromErrno(path, err ? err : EIO);
+  }
+  return BioPtr(in);
+}
+
+Result<std::vector<net::X509Ptr>> ReadPemCertificates(const std::string& path) {
+  auto in = OpenRegularFile(path);
+  if (!in.ok()) return in.status();
+  std::vector<net::X509Ptr> certs;
+  while (X509* c = PEM_read_bio_X509(in->get(), nullptr, NoPassphrase, nullptr)) certs.emplace_back(c);
+  ERR_clear_error();  // the end of the file leaves PEM_R_NO_START_LINE
+  if (certs.empty()) return Status::InvalidArgument(path + ": no PEM certificate in the file");
+  return certs;
 }
 
 Result<X509StorePtr> TrustStores::Get(const std::string& ca_file) {

@@ -7,12 +7,15 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include "collectors/core/metrics.h"
 #include "collectors/core/status.h"
+#include "collectors/net/stream.h"
 
 namespace mailstack {
 
@@ -33,8 +36,18 @@ std::string CertificateSha256(X509* cert);
 // For PEM reads: never ask for a passphrase (OpenSSL's default prompts on
 // the terminal and would block the collector).
 int NoPassphrase(char* buf, int size, int rwflag, void* u);
-// OK if `path` is a regular file (a FIFO or device would block the open).
-Status RegularFile(const std::string& path);
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+// Opens a regular file for reading (a FIFO or device would block the open);
+// errors name the path and the errno text.
+Result<BioPtr> OpenRegularFile(const std::string& path);
+
+// Every certificate of a PEM file, in order (a fullchain's leaf first).
+// Errors: the file cannot be opened, or "<path>: no PEM certificate in the file".
+Result<std::vector<net::X509Ptr>> ReadPemCertificates(const std::string& path);
 
 using X509StorePtr = std::shared_ptr<X509_STORE>;
 
