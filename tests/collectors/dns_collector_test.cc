@@ -4,10 +4,7 @@
 // tests/parse/.
 #include "collectors/dns_collector.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -20,6 +17,7 @@
 #include <thread>
 
 #include "collectors/net/dns_client.h"
+#include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
 
 namespace mailstack {
@@ -143,14 +141,8 @@ DnsCollector::Options OneDomain(const std::string& resolver) {
 // A resolver that never answers: the run ends by its deadline, fails (no
 // answer at all), and publishes no made-up record values.
 TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  DnsCollector c(OneDomain("127.0.0.1:" + std::to_string(ntohs(a.sin_port))));
+  testing::SilentUdpServer silent;
+  DnsCollector c(OneDomain(silent.address()));
   std::atomic<bool> stop{false};
   const auto start = Clock::now();
   CollectContext ctx{Deadline::After(1500ms), &stop};
@@ -174,18 +166,11 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
       EXPECT_TRUE(f.metric.empty()) << f.name;  // nothing is claimed present or missing
     }
   }
-  ::close(fd);
 }
 
 TEST(DnsCollectorTest, StopEndsTheRun) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  DnsCollector c(OneDomain("127.0.0.1:" + std::to_string(ntohs(a.sin_port))));
+  testing::SilentUdpServer silent;
+  DnsCollector c(OneDomain(silent.address()));
   std::atomic<bool> stop{false};
   std::thread stopper([&] {
     std::this_thread::sleep_for(200ms);
@@ -197,7 +182,6 @@ TEST(DnsCollectorTest, StopEndsTheRun) {
   (void)c.Collect(ctx, sink);
   stopper.join();
   EXPECT_LT(Clock::now() - start, 1s);
-  ::close(fd);
 }
 
 }  // namespace

@@ -155,12 +155,7 @@ TEST(PostfixQueueCollectorTest, BrokenPeersAreUpZeroByTheDeadline) {
       {"closes_mid_record", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "queue_name\0defer"s); },
        "stream ended inside a record (truncated)"},
       {"random_bytes",
-       [](int fd, const std::atomic<bool>&) {
-         std::string s;
-         uint32_t x = 12345;
-         for (int i = 0; i < 4096; ++i) s += static_cast<char>((x = x * 1103515245 + 12345) >> 16);
-         FakeServer::WriteAll(fd, s);
-       },
+       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(4096)); },
        "showq stream: at byte"},
   };
   for (const auto& h : cases) {

@@ -352,12 +352,7 @@ std::vector<Hostile> HostileCases() {
        },
        "greeting: SMTP reply longer than 100 lines"},
       {"random_bytes", Tls::kNone, Reason::kProtocol,
-       [](int fd, const std::atomic<bool>&) {
-         std::string junk;
-         unsigned x = 12345;
-         for (int i = 0; i < 3000; ++i) junk += static_cast<char>((x = x * 1103515245 + 12345) >> 16);
-         FakeServer::WriteAll(fd, junk);
-       },
+       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(3000)); },
        "greeting: "},
       {"endless_line", Tls::kNone, Reason::kProtocol,
        [](int fd, const std::atomic<bool>& stop) {
@@ -612,22 +607,15 @@ TEST(ProbeDialogTest, Ipv6Literal) {
 // A host name goes through c-ares with the configured resolver: a DNS server
 // that refuses or never answers is reason "resolve", by the deadline.
 TEST(ProbeDialogTest, HostNameWithBrokenResolvers) {
-  int silent = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::string silent_dns = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  testing::SilentUdpServer silent;
   auto t = MakeTarget(Protocol::kSmtp, "mail.example.test:25");
-  t.resolver = silent_dns;
+  t.resolver = silent.address();
   const auto start = Clock::now();
   auto r = Probe(t, 1s);
   EXPECT_LT(Clock::now() - start, 1s + 150ms);
   EXPECT_EQ(r.reason, Reason::kResolve);
   EXPECT_EQ(r.detail.rfind("resolve mail.example.test: ", 0), 0u) << r.detail;
-  ::close(silent);  // now nobody listens on that port: refused
+  silent.Close();  // now nobody listens on that port: refused
   r = Probe(t, 1s);
   EXPECT_EQ(r.reason, Reason::kResolve);
   EXPECT_EQ(r.detail.rfind("resolve mail.example.test: ", 0), 0u) << r.detail;

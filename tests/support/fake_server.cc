@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -42,6 +43,29 @@ FakeServer::~FakeServer() {
   for (auto& t : conns_) t.join();
   ::close(listen_fd_);
   if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+std::string FakeServer::Junk(size_t n) {
+  std::string s;
+  uint32_t x = 12345;
+  for (size_t i = 0; i < n; ++i) s += static_cast<char>((x = x * 1103515245 + 12345) >> 16);
+  return s;
+}
+
+SilentUdpServer::SilentUdpServer() {
+  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&in), sizeof in) != 0) throw std::runtime_error("bind udp");
+  socklen_t len = sizeof in;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&in), &len);
+  address_ = "127.0.0.1:" + std::to_string(ntohs(in.sin_port));
+}
+
+void SilentUdpServer::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 bool FakeServer::WriteAll(int fd, const std::string& bytes) {

@@ -23,6 +23,8 @@ class FakeServer {
 
   // Helpers for behaviours.
   static bool WriteAll(int fd, const std::string& bytes);
+  // `n` pseudo-random bytes, the same every time (garbage for parsers).
+  static std::string Junk(size_t n);
 
  private:
   void Loop();
@@ -33,6 +35,20 @@ class FakeServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::thread> conns_;
+};
+
+// A UDP socket on 127.0.0.1 that receives and never answers: a dead DNS
+// server. After Close() nobody listens on the port (queries are refused).
+class SilentUdpServer {
+ public:
+  SilentUdpServer();
+  ~SilentUdpServer() { Close(); }
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  void Close();
+
+ private:
+  int fd_ = -1;
+  std::string address_;
 };
 
 }  // namespace mailstack::testing
