@@ -55,13 +55,10 @@ const std::vector<std::string_view>& ReasonNames() {
 }
 
 std::string HostOf(const std::string& address) {
-  if (address.empty() || address[0] == '/') return "";
-  if (address[0] == '[') {
-    auto close = address.find(']');
-    return close == std::string::npos ? "" : address.substr(1, close - 1);
-  }
-  auto colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
+  std::string host;
+  uint16_t port = 0;
+  if (address.empty() || address[0] == '/' || !net::SplitHostPort(address, &host, &port).ok()) return "";
+  return host;
 }
 
 namespace {

@@ -51,7 +51,7 @@ struct Result {
 // Runs one probe. `stop` may be null.
 Result Run(const Target& target, Deadline deadline, const std::atomic<bool>* stop);
 
-// The host part of HOST:PORT / [V6]:PORT ("" for a unix socket path).
+// The host part of HOST:PORT / [V6]:PORT ("" for a unix socket path or a malformed address).
 std::string HostOf(const std::string& address);
 
 }  // namespace mailstack::probe
