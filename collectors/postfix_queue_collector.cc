@@ -142,9 +142,10 @@ Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectCo
       for (size_t r = 0; r < kDeferReasonCount; ++r) t->deferred_reasons[r] += m.reasons[r];
     }
   });
-  auto fd = net::Connect(inst.showq, ctx.deadline);
+  const Deadline deadline = ctx.WorkDeadline();
+  auto fd = net::Connect(inst.showq, deadline, ctx.stop);
   if (!fd.ok()) return fd.status();
-  Status status = net::ReadUntilEof(fd->get(), ctx.deadline, [&](std::string_view d) { return parser.Feed(d); });
+  Status status = net::ReadUntilEof(fd->get(), deadline, ctx.stop, [&](std::string_view d) { return parser.Feed(d); });
   if (status.ok()) status = parser.Finish();
   return status.WithContext("showq " + inst.showq);
 }
@@ -154,6 +155,10 @@ namespace {
 // A cache this size covers a queue of 200,000 messages (~130 bytes each); beyond it
 // files are read every run instead of growing memory further.
 constexpr size_t kMaxHeadCache = 200000;
+
+int64_t StatCtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
 
 struct WalkState {
   const CollectContext& ctx;
@@ -190,30 +195,44 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
       continue;
     }
     if (!IsQueueId(name)) continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // delivered or moved since readdir
-      status = Status::FromErrno(path + "/" + name, errno);
-      break;
-    }
-    // Files still being written are 0600 (showq's mail_open_ok): skipped.
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 0700) != 0700) continue;
-    const int64_t ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
     key.assign(key_prefix).append(name);
     auto it = w.cache->find(key);
-    if (it != w.cache->end() && it->second.ino == st.st_ino && it->second.ctime_ns == ctime_ns) {
-      it->second.seen = w.run;
-      w.totals->Add(queue, it->second.arrival, it->second.size);
-      continue;
+    struct stat st {};
+    if (it != w.cache->end()) {
+      // Known file: a stat (no open) tells whether it is still the file read before.
+      if (::fstatat(::dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // delivered or moved since readdir
+        status = Status::FromErrno(path + "/" + name, errno);
+        break;
+      }
+      if (S_ISREG(st.st_mode) && (st.st_mode & 0700) == 0700 && it->second.ino == st.st_ino &&
+          it->second.ctime_ns == StatCtimeNs(st)) {
+        it->second.seen = w.run;
+        w.totals->Add(queue, it->second.arrival, it->second.size);
+        continue;
+      }
     }
-    // O_NOATIME: reading must not dirty 10,000 inodes (owner or root only).
+    // New or changed file: open, then fstat the descriptor (one path lookup, not two; a cold run over
+    // 10,000 files spends a quarter of its time in path lookups). O_NONBLOCK: opening a FIFO does not
+    // wait, and the S_ISREG check below skips it. O_NOATIME: reading must not dirty 10,000 inodes
+    // (owner or root only).
     int fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
     if (fd < 0 && errno == EPERM) fd = ::openat(::dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
-      if (errno == ENOENT) continue;
+      if (errno == ENOENT || errno == ELOOP) continue;  // gone since readdir; a symlink is no queue file
       status = Status::FromErrno(path + "/" + name, errno);
       break;
     }
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      continue;
+    }
+    // Files still being written are 0600 (showq's mail_open_ok): skipped.
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 0700) != 0700) {
+      ::close(fd);
+      continue;
+    }
+    const int64_t ctime_ns = StatCtimeNs(st);
     ssize_t n = ::pread(fd, head, sizeof head, 0);
     ::close(fd);
     if (n < 0) continue;

@@ -1,6 +1,6 @@
 // Deadline-bounded stream sockets: connect to a unix socket path or a
 // host:port (numeric IPv4/IPv6 or localhost), and read until EOF. Every wait
-// (poll for connect, SO_RCVTIMEO for reads) is bounded by the caller's
+// (poll for connect, timed non-blocking reads) is bounded by the caller's
 // deadline; no call blocks past it.
 #pragma once
 
@@ -51,8 +51,10 @@ Status SplitHostPort(const std::string& address, std::string* host, uint16_t* po
 Status ValidateAddress(const std::string& address);
 
 // Calls `chunk` with every piece read until the peer closes. Stops with the
-// first non-OK status from `chunk`, DeadlineExceeded at the deadline, or the
-// read error.
-Status ReadUntilEof(int fd, const Deadline& deadline, const std::function<Status(std::string_view)>& chunk);
+// first non-OK status from `chunk`, DeadlineExceeded at the deadline or when
+// *stop is set (looked at every 100 ms at most), or the read error. Paced: see
+// the comment in socket.cc.
+Status ReadUntilEof(int fd, const Deadline& deadline, const std::atomic<bool>* stop,
+                    const std::function<Status(std::string_view)>& chunk);
 
 }  // namespace mailstack::net

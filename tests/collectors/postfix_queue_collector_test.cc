@@ -122,6 +122,57 @@ TEST(PostfixQueueCollectorTest, ShowqOverTcp) {
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"]["postfix_instance=postfix,queue=deferred"], 42);
 }
 
+// showq writes one record per system call, and the reader paces itself
+// between timer-driven drains and poll() when the peer goes quiet: neither the
+// peer blocking on a full socket buffer (20,000 records written flat out) nor
+// pauses longer than the switch to poll() (40 ms) may lose or reorder a byte.
+TEST(PostfixQueueCollectorTest, RecordsWrittenOneByOneInBurstsAndPausesAllCount) {
+  const int64_t now = Now();
+  FakeServer server(TempSocket("showq-bursts"), [&](int fd, const std::atomic<bool>& stop) {
+    if (!FakeServer::WriteAll(fd, "protocol\0mail_queue_list_protocol\0\0"s)) return;
+    for (int burst = 0; burst < 4 && !stop; ++burst) {
+      const int records = burst == 0 ? 20000 : 50;
+      for (int i = 0; i < records; ++i) {
+        if (!FakeServer::WriteAll(fd, Message("deferred", now - 100 - burst, 10 + burst, {"x"}))) return;
+      }
+      std::this_thread::sleep_for(40ms);
+    }
+    FakeServer::WriteAll(fd, "\0"s);
+  });
+  PostfixQueueCollector c(One(server.address()));
+  auto s = Collect(c, 10s);
+  const std::string d = "postfix_instance=postfix,queue=deferred";
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=postfix"], 1);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][d], 20150);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][d], 20000 * 10 + 50 * (11 + 12 + 13));
+  EXPECT_EQ(s["mailstack_postfix_queue_recipients"][d], 20150);
+}
+
+// A stop request (exporter shutting down) ends a read from a silent showq long
+// before its deadline.
+TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
+  FakeServer server(TempSocket("showq-silent"),
+                    [](int, const std::atomic<bool>& stop) { while (!stop) std::this_thread::sleep_for(5ms); });
+  PostfixQueueCollector c(One(server.address()));
+  std::atomic<bool> stop{false};
+  CollectContext ctx{Deadline::After(30s), &stop};
+  MetricSink sink;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    stop = true;
+  });
+  const auto t0 = Clock::now();
+  c.Collect(ctx, sink);
+  const auto took = Clock::now() - t0;
+  stopper.join();
+  EXPECT_LT(took, 5s);
+  double up = -1;
+  for (const auto& f : sink.Take()) {
+    if (f.name == "mailstack_postfix_up") up = f.metric.at(0).gauge.value;
+  }
+  EXPECT_EQ(up, 0);
+}
+
 // Each failure mode: up 0, no queue samples (no false "queue empty"), the
 // run ends by its deadline, and the reason is logged once.
 struct Hostile {
