@@ -386,6 +386,49 @@ TEST_F(SpoolTest, CachedHeadsFollowChangesMovesAndDeletions) {
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 0);
 }
 
+// Files not yet cached are read in batches (up to 1,024, by several threads
+// on a multi-CPU host) that span hash subdirectories and their parent; every
+// file is counted once, with its own size and age, on the first run, from the
+// cache on the next, and read again after a rewrite.
+TEST_F(SpoolTest, ManyNewFilesAcrossHashDirectoriesCountExactly) {
+  const int64_t now = Now();
+  for (const char* d : {"deferred/B", "deferred/C", "deferred/D"}) ASSERT_EQ(::mkdir((root_ + "/" + d).c_str(), 0700), 0);
+  const char* dirs[] = {"deferred/A/", "deferred/B/", "deferred/C/", "deferred/D/", "deferred/"};
+  int64_t bytes = 0, files = 0;
+  for (int i = 0; i < 2500; ++i) {
+    const std::string id = "Q" + std::to_string(100000 + i);
+    Write(dirs[i % 5] + id, QueueFile(100 + i, now - 1000 - i), 0700);
+    bytes += 100 + i;
+    ++files;
+  }
+  for (int i = 0; i < 300; ++i) Write("hold/H" + std::to_string(i), QueueFile(7, now - 50), i % 3 ? 0700 : 0600);
+  // Named like queue ids, but no queue files: a FIFO and a symlink.
+  ASSERT_EQ(::mkfifo((root_ + "/deferred/A/FIFO1").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((root_ + "/hold/H1").c_str(), (root_ + "/deferred/LINK1").c_str()), 0);
+  PostfixQueueCollector::Options o;
+  o.instances = {{"spool", "", root_}};
+  PostfixQueueCollector c(o);
+  const std::string p = "postfix_instance=spool,queue=";
+  for (int run = 0; run < 2; ++run) {
+    auto s = Collect(c);
+    EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=spool"], 1) << run;
+    EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], files) << run;
+    EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], bytes) << run;
+    EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 1000 + 2499, 2) << run;
+    EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "hold"], 200) << run;
+    EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "hold"], 1400) << run;
+  }
+  // Every other deferred file rewritten (new ctime): read again, the rest from the cache.
+  for (int i = 0; i < 2500; i += 2) {
+    Write(dirs[i % 5] + ("Q" + std::to_string(100000 + i)), QueueFile(1, now - 10), 0700);
+    bytes -= 100 + i - 1;
+  }
+  auto s = Collect(c);
+  EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], files);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], bytes);
+  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 1000 + 2499, 2);
+}
+
 TEST_F(SpoolTest, MissingQueueDirectoryIsUpZero) {
   std::vector<std::string> logs;
   SetLogSinkForTest([&](std::string_view l) { logs.emplace_back(l); });
