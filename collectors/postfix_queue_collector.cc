@@ -172,19 +172,23 @@ struct HeadRead {
   std::string key;  // path below queue_directory: the cache key
   size_t name_at = 0;  // the file name is key.substr(name_at)
   parse::Queue queue = parse::Queue::kActive;
-  int err = 0;          // errno of the open, or ETIMEDOUT: the deadline came first
-  bool skip = false;    // not a complete regular queue file
+  int err = 0;             // errno of the open
+  bool skip = false;       // not a complete regular queue file
+  bool timed_out = false;  // the deadline (or a stop) came first
   ino_t ino = 0;
   int64_t ctime_ns = 0, arrival = 0, size = 0;
 };
 
 // open, fstat the descriptor (one path lookup, not two), read the head.
-// O_NONBLOCK: opening a FIFO does not wait, and the S_ISREG check skips it.
-// O_NOATIME: reading must not dirty 10,000 inodes (owner or root only).
+// O_NONBLOCK: opening a FIFO does not wait, and the S_ISREG check skips it;
+// O_NOCTTY: a terminal device is not made ours (readdir's type already keeps
+// out what it knows is no regular file). O_NOATIME: reading must not dirty
+// 10,000 inodes (owner or root only).
 void ReadHead(HeadRead& r) {
   const char* name = r.key.c_str() + r.name_at;
-  int fd = ::openat(r.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::openat(r.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+  int fd = ::openat(r.dirfd, name, kFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(r.dirfd, name, kFlags);
   if (fd < 0) {
     r.err = errno;
     return;
@@ -217,6 +221,7 @@ struct WalkState {
   PostfixQueueCollector::HeadCache* cache;
   uint64_t run;
   const std::string& queue_directory;
+  unsigned readers;  // 0: one per usable CPU, at most kMaxReaders
   std::vector<HeadRead> batch;
 };
 
@@ -240,13 +245,14 @@ unsigned UsableCpus() {
 Status FlushBatch(WalkState& w, const std::string& path) {
   auto& batch = w.batch;
   if (batch.empty()) return Status::Ok();
-  const unsigned readers =
-      batch.size() < kParallelMin ? 1 : std::clamp(UsableCpus(), 1u, kMaxReaders);
+  const unsigned readers = batch.size() < kParallelMin ? 1
+                           : w.readers > 0      ? w.readers
+                                                : std::clamp(UsableCpus(), 1u, kMaxReaders);
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < batch.size();) {
       if (w.ctx.Done()) {
-        batch[i].err = ETIMEDOUT;
+        batch[i].timed_out = true;
       } else {
         ReadHead(batch[i]);
       }
@@ -264,11 +270,12 @@ Status FlushBatch(WalkState& w, const std::string& path) {
   for (auto& t : helpers) t.join();
   Status status;
   for (auto& r : batch) {
-    if (r.err == ETIMEDOUT) {
+    if (r.timed_out) {
       status = Status::DeadlineExceeded(path + ": walk timed out");
       break;
     }
-    if (r.err == ENOENT || r.err == ELOOP) continue;  // gone since readdir; a symlink is no queue file
+    // Gone since readdir; a symlink, a socket or a device is no queue file.
+    if (r.err == ENOENT || r.err == ELOOP || r.err == ENXIO || r.err == ENODEV) continue;
     if (r.err != 0) {
       status = Status::FromErrno(w.queue_directory + "/" + r.key, r.err);
       break;
@@ -314,6 +321,7 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
       continue;
     }
     if (!IsQueueId(name)) continue;
+    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;  // symlink, FIFO, socket, device
     key.assign(key_prefix).append(name);
     if (auto it = w.cache->find(key); it != w.cache->end()) {
       // Known file: a stat (no open) tells whether it is still the file read before.
@@ -351,7 +359,7 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
 
 Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
   auto& cache = head_cache_[inst.name];
-  WalkState w{ctx, t, &cache, ++run_, inst.queue_directory, {}};
+  WalkState w{ctx, t, &cache, ++run_, inst.queue_directory, options_.spool_readers, {}};
   for (size_t qi = 0; qi < kQueueCount; ++qi) {
     const std::string queue(kQueueNames[qi]);
     const std::string path = inst.queue_directory + "/" + queue;

@@ -30,6 +30,9 @@ class PostfixQueueCollector final : public Collector {
   };
   struct Options {
     std::vector<Instance> instances{{"postfix", "/var/spool/postfix/public/showq", ""}};
+    // Threads reading new queue files in spool mode; 0: one per CPU the process may use, at most 4.
+    // Not a config key (tests set it).
+    unsigned spool_readers = 0;
   };
   static Result<Options> ParseOptions(const ConfigNode& section);
 

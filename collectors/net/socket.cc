@@ -164,6 +164,7 @@ Status ReadUntilEof(int fd, const Deadline& deadline, const std::atomic<bool>* s
     size_t got = 0;
     while (true) {
       if (deadline.Expired()) return Status::DeadlineExceeded("read: timed out");
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) return Status::DeadlineExceeded("read: stopped");
       ssize_t n = ::recv(fd, buf.get(), kBufSize, MSG_DONTWAIT);
       if (n > 0) {
         got += static_cast<size_t>(n);
@@ -175,7 +176,6 @@ Status ReadUntilEof(int fd, const Deadline& deadline, const std::atomic<bool>* s
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return Status::FromErrno("read", errno);
     }
-    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return Status::DeadlineExceeded("read: stopped");
     const auto now = Clock::now();
     if (got > 0) {
       const double elapsed_us = std::max<double>(1, std::chrono::duration<double, std::micro>(now - last_drain).count());
@@ -184,12 +184,15 @@ Status ReadUntilEof(int fd, const Deadline& deadline, const std::atomic<bool>* s
       last_data = now;
     } else if (now - last_data >= kIdle) {
       pollfd p{fd, POLLIN, 0};
-      const int left = deadline.RemainingPollMs();
+      const int left = deadline.RemainingPollMs();  // -1: no deadline
       if (left == 0) return Status::DeadlineExceeded("read: timed out");
-      if (::poll(&p, 1, std::min(left, 100)) < 0 && errno != EINTR) return Status::FromErrno("read: poll", errno);
-      last_drain = last_data = Clock::now();
-      sleep = Micros(250);
-      continue;  // drain at once: readable, or a 100 ms slice to look at stop and the deadline
+      const int ready = ::poll(&p, 1, left < 0 || left > 100 ? 100 : left);  // slices: look at the stop flag
+      if (ready < 0 && errno != EINTR) return Status::FromErrno("read: poll", errno);
+      if (ready > 0) {  // data (or EOF) again: back to pacing, measured from now
+        last_drain = last_data = Clock::now();
+        sleep = Micros(250);
+      }
+      continue;
     } else {
       sleep = std::min(sleep * 2, kMaxSleep);
     }
