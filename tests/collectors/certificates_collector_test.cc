@@ -9,6 +9,7 @@
 #include "collectors/core/logging.h"
 
 #include "tests/support/option_errors.h"
+#include "tests/support/samples.h"
 
 namespace mailstack {
 namespace {
@@ -27,15 +28,7 @@ Samples CollectFiles(CertificatesCollector::Options o, std::vector<std::string>*
   MetricSink sink;
   EXPECT_TRUE(c.Collect(ctx, sink).ok());
   if (logs) SetLogSinkForTest(nullptr);
-  Samples out;
-  for (const auto& f : sink.Take()) {
-    for (const auto& m : f.metric) {
-      std::string key = f.name;
-      for (const auto& l : m.label) key += "," + l.name + "=" + l.value;
-      out[key] = m.gauge.value;
-    }
-  }
-  return out;
+  return testing::FlatSamples(sink.Take());
 }
 
 int64_t Now() {

@@ -19,6 +19,7 @@
 #include "collectors/core/logging.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/queue_file_record.h"
+#include "tests/support/samples.h"
 
 #include "tests/support/option_errors.h"
 
@@ -42,32 +43,12 @@ std::string Message(const std::string& queue, int64_t time, int64_t size, const 
   return m + "\0"s;
 }
 
-// Family name -> "label=value,..." -> value (histograms: _count/_sum/_bucket keys).
-using Samples = std::map<std::string, std::map<std::string, double>>;
-Samples Collect(PostfixQueueCollector& c, Clock::duration timeout = 5s) {
+testing::FamilySamples Collect(PostfixQueueCollector& c, Clock::duration timeout = 5s) {
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(timeout), &stop};
   MetricSink sink;
   EXPECT_TRUE(c.Collect(ctx, sink).ok());
-  Samples out;
-  for (const auto& f : sink.Take()) {
-    out[f.name];
-    for (const auto& m : f.metric) {
-      std::string key;
-      for (const auto& l : m.label) key += (key.empty() ? "" : ",") + l.name + "=" + l.value;
-      if (f.type == prometheus::MetricType::Histogram) {
-        out[f.name + "_count"][key] = static_cast<double>(m.histogram.sample_count);
-        out[f.name + "_sum"][key] = m.histogram.sample_sum;
-        for (const auto& b : m.histogram.bucket) {
-          out[f.name + "_bucket"][key + ",le=" + std::to_string(static_cast<int>(b.upper_bound))] =
-              static_cast<double>(b.cumulative_count);
-        }
-      } else {
-        out[f.name][key] = m.gauge.value;
-      }
-    }
-  }
-  return out;
+  return testing::SamplesByFamily(sink.Take());
 }
 
 std::string TempSocket(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(::getpid()); }
@@ -195,11 +176,7 @@ TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
   const auto took = Clock::now() - t0;
   stopper.join();
   EXPECT_LT(took, 1s);  // stop after 100 ms, looked at every 100 ms at most
-  double up = -1;
-  for (const auto& f : sink.Take()) {
-    if (f.name == "mailstack_postfix_up") up = f.metric.at(0).gauge.value;
-  }
-  EXPECT_EQ(up, 0);
+  EXPECT_EQ(testing::SamplesByFamily(sink.Take())["mailstack_postfix_up"].at("postfix_instance=postfix"), 0);
 }
 
 // Each failure mode: up 0, no queue samples (no false "queue empty"), the

@@ -29,6 +29,7 @@
 #include "collectors/parse/mail_reply.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
+#include "tests/support/samples.h"
 
 namespace mailstack {
 namespace {
@@ -674,7 +675,7 @@ TEST(ProbesCollectorTest, OptionErrors) {
   EXPECT_EQ(o->targets[0].cert_file, "/fullchain.pem");
 }
 
-using Samples = std::map<std::string, std::map<std::string, double>>;
+using Samples = testing::FamilySamples;
 Samples Collect(ProbesCollector& c, Clock::duration timeout = 3s, Status* status = nullptr) {
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(timeout), &stop};
@@ -682,16 +683,7 @@ Samples Collect(ProbesCollector& c, Clock::duration timeout = 3s, Status* status
   Status s = c.Collect(ctx, sink);
   if (status) *status = s;
   EXPECT_TRUE(s.ok()) << s.message();
-  Samples out;
-  for (const auto& f : sink.Take()) {
-    out[f.name];
-    for (const auto& m : f.metric) {
-      std::string key;
-      for (const auto& l : m.label) key += (key.empty() ? "" : ",") + l.name + "=" + l.value;
-      out[f.name][key] = m.gauge.value;
-    }
-  }
-  return out;
+  return testing::SamplesByFamily(sink.Take());
 }
 
 std::string WriteFile(const std::string& name, const std::string& content) {

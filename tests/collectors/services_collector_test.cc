@@ -9,6 +9,7 @@
 #include <map>
 
 #include "tests/support/option_errors.h"
+#include "tests/support/samples.h"
 
 namespace mailstack {
 namespace {
@@ -18,15 +19,7 @@ std::map<std::string, double> Samples(ServicesCollector& c, Status* status) {
   CollectContext ctx{Deadline::After(std::chrono::seconds(5)), &stop};
   MetricSink sink;
   *status = c.Collect(ctx, sink);
-  std::map<std::string, double> out;
-  for (const auto& f : sink.Take()) {
-    for (const auto& m : f.metric) {
-      std::string key = f.name;
-      for (const auto& l : m.label) key += "," + l.name + "=" + l.value;
-      out[key] = f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
-    }
-  }
-  return out;
+  return testing::FlatSamples(sink.Take());
 }
 
 class FakeProc {

@@ -85,3 +85,27 @@ def start_fake_systemd(lab, bus, state_file):
             return f.read().count("fake_systemd: ready") > seen
     lab.start_process("fake_systemd", [FAKE_SYSTEMD, state_file], env=env, log=log, ready=ready)
     return env
+
+
+def start_exporter(lab, name, config_text, prefix=(), env=None):
+    """Writes `config_text` to <lab root>/<name>.yml (world-readable: `prefix` may run the exporter as another
+    user), checks it with --config.check, and starts the exporter as lab process `name` on a free loopback
+    port. Returns the port once /-/ready answers."""
+    import lab as labmod  # the module; `lab` here is a Lab
+    cfg = os.path.join(lab.root, name + ".yml")
+    with open(cfg, "w") as f:
+        f.write(config_text)
+    os.chmod(cfg, 0o644)
+    r = run([BIN, "--config.file=" + cfg, "--config.check"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    port = labmod.free_port()
+    lab.start_process(name, list(prefix) + [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % port],
+                      env=env, ready=lambda: http("http://127.0.0.1:%d/-/ready" % port, timeout=1)[0] == 200)
+    return port
+
+
+def get_metrics(port):
+    """The parsed /metrics of the exporter on 127.0.0.1:`port` (which must answer 200)."""
+    status, _, body = http("http://127.0.0.1:%d/metrics" % port)
+    assert status == 200, status
+    return parse_metrics(body)

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, http, parse_metrics, run, sample, wait  # noqa: E402
+from exporter_env import get_metrics, run, sample, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None
@@ -41,14 +41,9 @@ def setUpModule():
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
          "-keyout", os.path.join(CERTS, "other.key"), "-out", os.path.join(CERTS, "other.crt"), "-days", "30",
          "-subj", "/CN=other.example.test"])
-    cfg = os.path.join(LAB.root, "certs.yml")
-    with open(cfg, "w") as f:
-        f.write("defaults: {interval: 1s, timeout: 800ms}\ncollectors:\n  filesystem: {enabled: false}\n"
-                "  postfix_queue: {enabled: false}\n  certificates:\n    files: [\"%s/*.crt\", %s/gone.crt]\n"
-                "    ca_file: %s\n" % (CERTS, CERTS, LAB.ca_cert))
-    PORT = labmod.free_port()
-    LAB.start_process("exporter", [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % PORT],
-                      ready=lambda: http("http://127.0.0.1:%d/-/ready" % PORT, timeout=1)[0] == 200)
+    PORT = start_exporter(LAB, "exporter", "defaults: {interval: 1s, timeout: 800ms}\ncollectors:\n"
+                          "  filesystem: {enabled: false}\n  postfix_queue: {enabled: false}\n  certificates:\n"
+                          "    files: [\"%s/*.crt\", %s/gone.crt]\n    ca_file: %s\n" % (CERTS, CERTS, LAB.ca_cert))
 
 
 def tearDownModule():
@@ -57,9 +52,7 @@ def tearDownModule():
 
 
 def metrics():
-    status, _, body = http("http://127.0.0.1:%d/metrics" % PORT)
-    assert status == 200
-    return parse_metrics(body)
+    return get_metrics(PORT)
 
 
 class CertificatesTest(unittest.TestCase):

@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, http, parse_metrics, run, sample, wait  # noqa: E402
+from exporter_env import get_metrics, http, run, sample, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None          # exporter checking the six domains and bl.test
@@ -268,16 +268,6 @@ def main_dns_section(lab):
     ]
 
 
-def start_exporter(name, text):
-    cfg = os.path.join(LAB.root, name + ".yml")
-    with open(cfg, "w") as f:
-        f.write(text)
-    r = run([BIN, "--config.file=" + cfg, "--config.check"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    port = labmod.free_port()
-    LAB.start_process(name, [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % port],
-                      ready=lambda: http("http://127.0.0.1:%d/-/ready" % port, timeout=1)[0] == 200)
-    return port
 
 
 class SilentResolver(threading.Thread):
@@ -309,15 +299,15 @@ def setUpModule():
     LAB.ensure_dkim_key()  # only the key files are needed, not the OpenDKIM daemon
     KEYS = make_keys(LAB.root)
     LAB.start_nsd(build_zones(LAB, KEYS))  # runs nsd-checkzone on every zone first
-    PORT = start_exporter("exporter", exporter_config(main_dns_section(LAB)))
-    PARTIAL_PORT = start_exporter("exporter_partial", exporter_config([
+    PORT = start_exporter(LAB, "exporter", exporter_config(main_dns_section(LAB)))
+    PARTIAL_PORT = start_exporter(LAB, "exporter_partial", exporter_config([
         "resolver: '127.0.0.1:%d'" % LAB.ports["dns"],
         "domains:",
         "  - {domain: example.test, mail_host: mail.example.test, ips: [127.0.0.1]}",
         "  - {domain: unserved.test, mail_host: mail.unserved.test, ips: [127.0.0.1]}",
     ]))
     SILENT = SilentResolver()
-    DEAD_PORT = start_exporter("exporter_dead", exporter_config([
+    DEAD_PORT = start_exporter(LAB, "exporter_dead", exporter_config([
         "resolver: '127.0.0.1:%d'" % SILENT.port,
         "timeout: 1500ms",
         "interval: 3s",
@@ -338,9 +328,7 @@ def tearDownModule():
 
 
 def metrics(port=None):
-    status, _, body = http("http://127.0.0.1:%d/metrics" % (port or PORT))
-    assert status == 200, status
-    return parse_metrics(body)
+    return get_metrics(port or PORT)
 
 
 def first_run():

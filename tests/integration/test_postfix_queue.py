@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, http, parse_metrics, sample, wait  # noqa: E402
+from exporter_env import get_metrics, sample, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None
@@ -37,20 +37,7 @@ collectors:
 
 
 def scrape(port=None):
-    status, _, body = http("http://127.0.0.1:%d/metrics" % (port or PORT))
-    assert status == 200, status
-    return parse_metrics(body)
-
-
-def start_exporter(name, config_text, prefix=()):
-    cfg = os.path.join(LAB.root, name + ".yml")
-    with open(cfg, "w") as f:
-        f.write(config_text)
-    os.chmod(cfg, 0o644)
-    port = labmod.free_port()
-    LAB.start_process(name, list(prefix) + [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % port],
-                      ready=lambda: http("http://127.0.0.1:%d/-/ready" % port, timeout=1)[0] == 200)
-    return port
+    return get_metrics(port or PORT)
 
 
 def log_of(name):
@@ -64,7 +51,7 @@ def setUpModule():
     LAB.start_postfix()
     LAB.fill_queue(N_DEFERRED, N_HELD, size=3000)
     LAB.wait_queue({"deferred": N_DEFERRED, "hold": N_HELD, "active": 0, "incoming": 0}, timeout=120)
-    PORT = start_exporter("exporter", CONFIG.format(showq=LAB.showq_socket, qdir=LAB.queue_directory))
+    PORT = start_exporter(LAB, "exporter", CONFIG.format(showq=LAB.showq_socket, qdir=LAB.queue_directory))
 
 
 def tearDownModule():
@@ -125,7 +112,7 @@ class PostfixQueueTest(unittest.TestCase):
     def test_unprivileged_user_needs_the_postdrop_group(self):
         cfg = CONFIG.format(showq=LAB.showq_socket, qdir=LAB.queue_directory)
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        port = start_exporter("exporter-nobody", cfg, nobody)
+        port = start_exporter(LAB, "exporter-nobody", cfg, nobody)
         try:
             m = wait(lambda: (lambda s: s if sample(s, "mailstack_postfix_up", postfix_instance="main") is not None
                               else None)(scrape(port)), 10, "a first run")
@@ -137,7 +124,7 @@ class PostfixQueueTest(unittest.TestCase):
         finally:
             LAB.stop_process("exporter-nobody")
         postdrop = grp.getgrnam("postdrop").gr_gid
-        port = start_exporter("exporter-postdrop", cfg,
+        port = start_exporter(LAB, "exporter-postdrop", cfg,
                               ["setpriv", "--reuid=65534", "--regid=65534", "--groups=%d" % postdrop])
         try:
             m = wait(lambda: (lambda s: s if sample(s, "mailstack_postfix_up", postfix_instance="main") == 1

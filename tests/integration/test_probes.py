@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, http, parse_metrics, run, sample, wait  # noqa: E402
+from exporter_env import get_metrics, http, run, sample, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None
@@ -135,14 +135,7 @@ def setUpModule():
         "      - {name: missing_file, protocol: imap, address: '127.0.0.1:993', tls: implicit,"
         " ca_file: %s, cert_file: %s/nope.pem}" % (LAB.ca_cert, LAB.root),
     ]
-    cfg = os.path.join(LAB.root, "probes.yml")
-    with open(cfg, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    r = run([BIN, "--config.file=" + cfg, "--config.check"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    PORT = labmod.free_port()
-    LAB.start_process("exporter", [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % PORT],
-                      ready=lambda: http("http://127.0.0.1:%d/-/ready" % PORT, timeout=1)[0] == 200)
+    PORT = start_exporter(LAB, "exporter", "\n".join(lines) + "\n")
 
 
 def tearDownModule():
@@ -153,9 +146,7 @@ def tearDownModule():
 
 
 def metrics():
-    status, _, body = http("http://127.0.0.1:%d/metrics" % PORT)
-    assert status == 200
-    return parse_metrics(body)
+    return get_metrics(PORT)
 
 
 def first_run():

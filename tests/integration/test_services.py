@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import BIN, http, parse_metrics, sample, start_fake_systemd, wait  # noqa: E402
+from exporter_env import http, parse_metrics, sample, start_exporter, start_fake_systemd, wait  # noqa: E402
 LAB = None
 PORT = None
 BUS = None
@@ -71,12 +71,7 @@ def setUpModule():
                  "dovecot.service loaded failed failed 3",
                  "opendkim.service loaded activating start 1"])
     env = start_bus_and_fake()
-    cfg = os.path.join(LAB.root, "services.yml")
-    with open(cfg, "w") as f:
-        f.write(CONFIG)
-    PORT = labmod.free_port()
-    LAB.start_process("exporter", [BIN, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:%d" % PORT],
-                      env=env, ready=lambda: http("http://127.0.0.1:%d/-/ready" % PORT, timeout=1)[0] == 200)
+    PORT = start_exporter(LAB, "exporter", CONFIG, env=env)
 
 
 def tearDownModule():
