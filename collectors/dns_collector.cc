@@ -127,7 +127,7 @@ struct DomainState {
   int spf_lookups = -1, spf_voids = -1;
   std::vector<int> spf_pass;     // per ip: -1 unknown, 0, 1
   std::vector<DkimState> dkim;
-  std::vector<std::string> problems;
+  std::set<std::string> problems;  // sorted: answers arrive in any order
 };
 
 // Queries on behalf of one domain: failed lookups are counted for it.
@@ -606,8 +606,8 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       bool names = dp->mail_host.empty() && !a.mx.empty();
       for (const auto& [pref, host] : a.mx) names = names || host == dp->mail_host;
       s->mx.Set(!a.mx.empty(), names);
-      if (a.mx.empty()) s->problems.push_back("no MX record");
-      else if (!names) s->problems.push_back("no MX names " + dp->mail_host);
+      if (a.mx.empty()) s->problems.insert("no MX record");
+      else if (!names) s->problems.insert("no MX names " + dp->mail_host);
     });
 
     // A / AAAA of mail_host equal our ips; PTR of each ip forward-confirmed.
@@ -622,7 +622,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
           }
           (type == DnsType::kA ? s->a : s->aaaa).Set(!got.empty(), got == want);
           if (got != want) {
-            s->problems.push_back(std::string(net::DnsTypeName(type)) + " of " + dp->mail_host +
+            s->problems.insert(std::string(net::DnsTypeName(type)) + " of " + dp->mail_host +
                                   " differs from the configured ips");
           }
         });
@@ -635,7 +635,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
           const bool names = std::find(a.ptr.begin(), a.ptr.end(), dp->mail_host) != a.ptr.end();
           if (!names) {
             s->rdns[i] = 0;
-            s->problems.push_back("PTR of " + dp->ips[i] + " is " + (a.ptr.empty() ? "missing" : a.ptr[0]) +
+            s->problems.insert("PTR of " + dp->ips[i] + " is " + (a.ptr.empty() ? "missing" : a.ptr[0]) +
                                   ", not " + dp->mail_host);
             return;
           }
@@ -643,7 +643,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
             if (f.failed()) return;
             const bool back = std::find(f.addrs.begin(), f.addrs.end(), ip) != f.addrs.end();
             s->rdns[i] = back ? 1 : 0;
-            if (!back) s->problems.push_back(dp->mail_host + " does not resolve back to " + dp->ips[i]);
+            if (!back) s->problems.insert(dp->mail_host + " does not resolve back to " + dp->ips[i]);
           });
         });
       }
@@ -655,7 +655,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       int n = 0;
       for (const auto& txt : a.txt) n += spf::IsSpfRecord(txt) ? 1 : 0;
       s->spf.Set(n > 0, false);  // valid is decided by the evaluation below
-      if (n == 0) s->problems.push_back("no SPF record");
+      if (n == 0) s->problems.insert("no SPF record");
     });
     auto count = std::make_shared<SpfEval>(SpfEval{r, {}, d.domain, d.mail_host, 0, 0, ""});
     CheckHost(count, d.domain, [s, count](SpfResult res) {
@@ -664,14 +664,14 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       s->spf_voids = count->voids;
       const bool ok = res != SpfResult::kPermError && res != SpfResult::kNone;
       if (s->spf.known) s->spf.valid = ok && s->spf.present;
-      if (res == SpfResult::kPermError) s->problems.push_back("SPF: " + count->error);
+      if (res == SpfResult::kPermError) s->problems.insert("SPF: " + count->error);
     }, 0);
     for (size_t i = 0; i < d.ips.size(); ++i) {
       auto ev = std::make_shared<SpfEval>(SpfEval{r, d.ip_bytes[i], d.domain, d.mail_host, 0, 0, ""});
       CheckHost(ev, d.domain, [s, i, dp](SpfResult res) {
         if (res == SpfResult::kTempError) return;
         s->spf_pass[i] = res == SpfResult::kPass ? 1 : 0;
-        if (res != SpfResult::kPass) s->problems.push_back("SPF does not authorize " + dp->ips[i]);
+        if (res != SpfResult::kPass) s->problems.insert("SPF does not authorize " + dp->ips[i]);
       }, 0);
     }
 
@@ -684,7 +684,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       }
       if (recs.size() != 1) {
         s->dmarc.Set(!recs.empty(), false);
-        s->problems.push_back(recs.empty() ? "no DMARC record" : "more than one DMARC record");
+        s->problems.insert(recs.empty() ? "no DMARC record" : "more than one DMARC record");
         return;
       }
       auto parsed = dmarc::Parse(recs[0]);
@@ -692,7 +692,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       if (parsed.ok()) {
         s->dmarc_policy = parsed->policy;
       } else {
-        s->problems.push_back(parsed.status().message());
+        s->problems.insert(parsed.status().message());
       }
     });
     r.Query("_mta-sts." + d.domain, DnsType::kTxt, [s](const DnsAnswer& a) {
@@ -720,27 +720,27 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         const std::string where = "DKIM " + dp->dkim[k].selector + "._domainkey." + dp->domain;
         if (a.txt.size() != 1) {
           ds.record.Set(!a.txt.empty(), false);
-          s->problems.push_back(where + (a.txt.empty() ? ": no record" : ": more than one record"));
+          s->problems.insert(where + (a.txt.empty() ? ": no record" : ": more than one record"));
           return;
         }
         auto rec = dkim::Parse(a.txt[0]);
         PkeyPtr key = rec.ok() ? DecodeDnsKey(*rec) : nullptr;
         ds.record.Set(true, key != nullptr);
         if (!rec.ok()) {
-          s->problems.push_back(where + ": " + rec.status().message());
+          s->problems.insert(where + ": " + rec.status().message());
         } else if (key == nullptr) {
-          s->problems.push_back(where + ": p= is not a usable " + rec->key_type + " key");
+          s->problems.insert(where + ": p= is not a usable " + rec->key_type + " key");
         }
         if (key) ds.bits = EVP_PKEY_get_bits(key.get());
         if (!dp->dkim[k].key_file.empty()) {
           auto local = DkimPublicKeyFromFile(dp->dkim[k].key_file);
           if (!local.ok()) {
             ds.file_error = true;
-            s->problems.push_back(local.status().message());
+            s->problems.insert(local.status().message());
           } else {
             ds.matches = key && PublicDer(key.get()) == *local ? 1 : 0;
             ERR_clear_error();
-            if (ds.matches == 0) s->problems.push_back(where + ": the key is not the one in " + dp->dkim[k].key_file);
+            if (ds.matches == 0) s->problems.insert(where + ": the key is not the one in " + dp->dkim[k].key_file);
           }
         }
       });

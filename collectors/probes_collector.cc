@@ -163,8 +163,8 @@ std::vector<MetricDesc> ProbesCollector::Describe() const {
           kTlsInfo, kServedMatches, kCertFileError};
 }
 
-void ProbesCollector::LogChange(const std::string& key, const std::string& message) {
-  switch (problems_.Update(key, message)) {
+void ProbesCollector::LogChange(const std::string& key, const std::string& kind, const std::string& message) {
+  switch (problems_.Update(key, kind)) {
     case ProblemMemo::Change::kNew: MS_LOG(kWarn, "probe problem", {{"probe", key}, {"err", message}}); break;
     case ProblemMemo::Change::kCleared: MS_LOG(kInfo, "recovered", {{"probe", key}}); break;
     case ProblemMemo::Change::kSame: break;
@@ -206,7 +206,10 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     sink.Gauge(kSuccess, labels, r.success() ? 1 : 0);
     sink.Gauge(kDuration, labels, r.duration_seconds);
     sink.StateSet(kFailure, labels, "reason", probe::ReasonNames(), probe::ReasonName(r.reason));
-    LogChange(t.name, r.success() ? "" : "reason " + std::string(probe::ReasonName(r.reason)) + ": " + r.detail);
+    // Compared by reason: the detail may carry the peer's text (a greeting
+    // with a date, a connection count) that changes while the fault does not.
+    const std::string reason = r.success() ? "" : std::string(probe::ReasonName(r.reason));
+    LogChange(t.name, reason, "reason " + reason + ": " + r.detail);
 
     std::string cert_problem;
     if (r.tls_done && !r.chain.empty()) {
@@ -232,7 +235,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       }
       sk_X509_free(untrusted);
     }
-    LogChange(t.name + "/certificate", cert_problem);
+    LogChange(t.name + "/certificate", cert_problem, cert_problem);
 
     std::string file_problem;
     if (!opt.cert_file.empty()) {
@@ -246,7 +249,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         if (!same) file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
       }
     }
-    LogChange(t.name + "/cert_file", file_problem);
+    LogChange(t.name + "/cert_file", file_problem, file_problem);
   }
   return Status::Ok();
 }

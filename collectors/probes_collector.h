@@ -36,7 +36,8 @@ class ProbesCollector final : public Collector {
 
  private:
   // Logs a target's problem once per distinct message, its end once.
-  void LogChange(const std::string& key, const std::string& message);
+  // Logs `message` when `key`'s problem kind changes (see ProblemMemo).
+  void LogChange(const std::string& key, const std::string& kind, const std::string& message);
 
   Options options_;
   TrustStores trust_stores_;

@@ -168,15 +168,15 @@ void Log(LogLevel level, const char* file, int line, std::string_view msg,
   }
 }
 
-ProblemMemo::Change ProblemMemo::Update(const std::string& item, const std::string& problem) {
+ProblemMemo::Change ProblemMemo::Update(const std::string& item, const std::string& kind) {
   auto it = last_.find(item);
-  if (problem.empty()) {
+  if (kind.empty()) {
     if (it == last_.end()) return Change::kSame;
     last_.erase(it);
     return Change::kCleared;
   }
-  if (it != last_.end() && it->second == problem) return Change::kSame;
-  last_[item] = problem;
+  if (it != last_.end() && it->second == kind) return Change::kSame;
+  last_[item] = kind;
   return Change::kNew;
 }
 

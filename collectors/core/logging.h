@@ -45,13 +45,18 @@ void Log(LogLevel level, const char* file, int line, std::string_view msg,
 
 // For collectors that log a problem per item (path, instance, target): the
 // last problem logged for each item, so a problem is logged once per
-// distinct message and its end once. Not thread-safe (one collector run).
+// distinct kind and its end once. Not thread-safe (one collector run).
 class ProblemMemo {
  public:
   enum class Change { kSame, kNew, kCleared };
-  // `problem` empty: the item is fine now. kNew: log the problem; kCleared:
-  // log the recovery; kSame: nothing to log.
-  Change Update(const std::string& item, const std::string& problem);
+  // `kind` names the problem; empty: the item is fine now. kNew: log the
+  // problem; kCleared: log the recovery; kSame: nothing to log.
+  // A peer that repeats one fault must give the same kind every run: no byte
+  // offsets where a read happened to end, sizes of what a read returned,
+  // timings, peer text that may carry a date or counter, or an order that
+  // follows which answer came first. Pass the failure reason, or a message
+  // built only from what the fault itself determines.
+  Change Update(const std::string& item, const std::string& kind);
 
  private:
   std::map<std::string, std::string> last_;

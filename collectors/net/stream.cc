@@ -192,8 +192,8 @@ Status Stream::Write(std::string_view data) {
 Status Stream::StartTls(const std::string& server_name) {
   if (ssl_ != nullptr) return Status::InvalidArgument("TLS: already started");
   if (Buffered() != 0) {
-    return Status::IOError("TLS: the server sent " + std::to_string(Buffered()) +
-                           " bytes before the handshake (possible STARTTLS injection)");
+    // No byte count: it is what one read happened to return.
+    return Status::IOError("TLS: the server sent data before the handshake (possible STARTTLS injection)");
   }
   ssl_ = SSL_new(SharedClientContext());
   if (ssl_ == nullptr) return Status::Internal("TLS: SSL_new: " + OpenSslReason());

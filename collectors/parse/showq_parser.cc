@@ -59,45 +59,46 @@ DeferReason ClassifyDeferReason(std::string_view r) {
   return DeferReason::kOther;
 }
 
-Status ShowqParser::Error(const std::string& what) const {
-  return Status::InvalidArgument("showq stream: at byte " + std::to_string(offset_) + ": " + what);
+Status ShowqParser::ErrorAt(uint64_t offset, const std::string& what) {
+  return Status::InvalidArgument("showq stream: at byte " + std::to_string(offset) + ": " + what);
 }
 
+Status ShowqParser::Error(const std::string& what) const { return ErrorAt(token_start_, what); }
+
 Status ShowqParser::Feed(std::string_view data) {
+  // Errors name token_start_, where the token began, and every check looks at
+  // the whole token so far: the same bytes give the same result however the
+  // peer's writes and our reads split them.
   while (!data.empty()) {
     const void* nul = std::memchr(data.data(), '\0', data.size());
+    const size_t n = nul == nullptr ? data.size() : static_cast<size_t>(static_cast<const char*>(nul) - data.data());
+    if (ended_) return Error("data after the end of the queue listing");
+    if (token_.size() + n > kMaxToken) {
+      return Error("attribute longer than " + std::to_string(kMaxToken) + " bytes (not a showq stream?)");
+    }
     if (nul == nullptr) {
-      if (ended_) return Error("data after the end of the queue listing");
-      if (token_.size() + data.size() > kMaxToken) {
-        offset_ += data.size();
-        return Error("attribute longer than " + std::to_string(kMaxToken) + " bytes (not a showq stream?)");
-      }
       token_.append(data);
-      offset_ += data.size();
+      offset_ += n;
       return Status::Ok();
     }
-    size_t n = static_cast<size_t>(static_cast<const char*>(nul) - data.data());
     std::string_view piece = data.substr(0, n);
     offset_ += n + 1;
     Status s;
     if (token_.empty()) {
       s = OnToken(piece);
     } else {
-      if (token_.size() + n > kMaxToken) {
-        return Error("attribute longer than " + std::to_string(kMaxToken) + " bytes (not a showq stream?)");
-      }
       token_.append(piece);
       s = OnToken(token_);
       token_.clear();
     }
     if (!s.ok()) return s;
+    token_start_ = offset_;
     data.remove_prefix(n + 1);
   }
   return Status::Ok();
 }
 
 Status ShowqParser::OnToken(std::string_view token) {
-  if (ended_) return Error("data after the end of the queue listing");
   if (expect_value_) {
     expect_value_ = false;
     return OnAttribute(name_, token);
@@ -182,9 +183,9 @@ Status ShowqParser::EndRecord() {
 
 Status ShowqParser::Finish() const {
   if (record_open_ || expect_value_ || !token_.empty()) {
-    return Error("stream ended inside a record (truncated)");
+    return ErrorAt(offset_, "stream ended inside a record (truncated)");
   }
-  if (!ended_) return Error("stream ended without the end-of-listing marker (truncated)");
+  if (!ended_) return ErrorAt(offset_, "stream ended without the end-of-listing marker (truncated)");
   return Status::Ok();
 }
 

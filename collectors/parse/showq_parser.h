@@ -45,7 +45,9 @@ class ShowqParser {
 
   explicit ShowqParser(Callback on_message) : on_message_(std::move(on_message)) {}
 
-  // Feeds the next bytes; errors name the byte offset and what was wrong.
+  // Feeds the next bytes; errors name what was wrong and the byte offset
+  // where the offending token began (Finish: the end of the stream), so the
+  // same bytes give the same message however they were split into reads.
   // After an error the parser must not be fed again.
   Status Feed(std::string_view data);
   // The peer closed the stream: OK only after the end-of-listing marker.
@@ -56,10 +58,12 @@ class ShowqParser {
   Status OnToken(std::string_view token);
   Status OnAttribute(std::string_view name, std::string_view value);
   Status EndRecord();
-  Status Error(const std::string& what) const;
+  Status Error(const std::string& what) const;  // at token_start_
+  static Status ErrorAt(uint64_t offset, const std::string& what);
 
   Callback on_message_;
   uint64_t offset_ = 0;        // bytes consumed so far
+  uint64_t token_start_ = 0;   // offset of the token being read
   bool expect_value_ = false;  // the next token is a value
   std::string token_;          // partial token across Feed calls
   std::string name_;           // attribute name waiting for its value

@@ -385,7 +385,7 @@ std::vector<Hostile> HostileCases() {
          p.Send("220 go ahead\r\n250 injected\r\n");  // bytes after the 220 would be read as if under TLS
          std::this_thread::sleep_for(500ms);
        },
-       "after STARTTLS: TLS: the server sent 14 bytes before the handshake (possible STARTTLS injection)"},
+       "after STARTTLS: TLS: the server sent data before the handshake (possible STARTTLS injection)"},
   };
 }
 
