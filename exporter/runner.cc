@@ -177,7 +177,7 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
     const auto start = Clock::now();
     s->run_start_ns = start.time_since_epoch().count();
     s->running = true;
-    CollectContext ctx{Deadline(start + s->timeout), &s->stop};
+    CollectContext ctx{Deadline(start + s->timeout), &s->stop, next};
     MetricSink sink;
     Status status;
     try {

@@ -19,6 +19,11 @@ struct CollectContext {
   // Set when the exporter shuts down or the collector is replaced by a reload.
   // Never null.
   const std::atomic<bool>* stop;
+  // The tick of the runner's schedule this run was started for: a multiple
+  // of the interval after the first run's tick (the run itself starts at or
+  // a little after it). Tells a run which slot it fills; zero when a caller
+  // runs a collector outside a schedule.
+  Deadline::Clock::time_point scheduled{};
 
   bool Stopping() const { return stop->load(std::memory_order_relaxed); }
   // True when the run should end now: deadline passed or stop requested.

@@ -60,9 +60,11 @@ PostfixQueueCollector::Options One(const std::string& showq) {
 }
 
 TEST(PostfixQueueCollectorTest, CountsBytesAgesAndReasonsPerQueue) {
+  // Ages stay clear of the bucket bounds: the collector reads the clock after
+  // the test did, a second later on a loaded machine.
   const int64_t now = Now();
   std::string stream = "protocol\0mail_queue_list_protocol\0\0"s +
-                       Message("deferred", now - 7200, 1000, {"connect to x[192.0.2.1]:25: Connection refused",
+                       Message("deferred", now - 7190, 1000, {"connect to x[192.0.2.1]:25: Connection refused",
                                                               "host x said: 450 4.7.1 Greylisted"}) +
                        Message("deferred", now - 120, 500, {"Host or domain name not found. Name service error"}) +
                        Message("hold", now - 30, 250, {""}) + Message("active", now, 10, {""}) + "\0"s;
@@ -74,13 +76,15 @@ TEST(PostfixQueueCollectorTest, CountsBytesAgesAndReasonsPerQueue) {
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][d], 2);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][d], 1500);
   EXPECT_EQ(s["mailstack_postfix_queue_recipients"][d], 3);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][d], 7200, 2);
+  EXPECT_GE(s["mailstack_postfix_queue_oldest_message_age_seconds"][d], 7190);
+  EXPECT_LT(s["mailstack_postfix_queue_oldest_message_age_seconds"][d], 7200);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_count"][d], 2);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=60"], 0);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=300"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=3600"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][d + ",le=7200"], 2);
-  EXPECT_NEAR(s["mailstack_postfix_queue_message_age_seconds_sum"][d], 7320, 4);
+  EXPECT_GE(s["mailstack_postfix_queue_message_age_seconds_sum"][d], 7310);
+  EXPECT_LT(s["mailstack_postfix_queue_message_age_seconds_sum"][d], 7330);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=hold"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"]["postfix_instance=postfix,queue=hold"], 250);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"]["postfix_instance=postfix,queue=active"], 1);
@@ -137,13 +141,18 @@ TEST(PostfixQueueCollectorTest, RecordsWrittenOneByOneInBurstsAndPausesAllCount)
 // per record. A reader blocked in recv()/poll() is woken, and switches out
 // again, for nearly every one of the 3,000 records; the paced reader sleeps
 // about once per 4 KiB (~25 records) or 2 ms.
+// The writer keeps a fixed schedule (one record every 100 us from its start,
+// catching up when it was late) rather than sleeping between writes: on a
+// loaded machine each relative sleep would add a wakeup latency and stretch
+// the stream, and the paced reader's timer would then fire more often.
 TEST(PostfixQueueCollectorTest, ShowqReaderIsNotWokenByEveryRecord) {
   constexpr int kRecords = 3000;
   const std::string m = Message("active", Now() - 5, 1, {""});
   FakeServer server(TempSocket("showq-paced"), [&](int fd, const std::atomic<bool>& stop) {
+    const auto start = Clock::now();
     for (int i = 0; i < kRecords && !stop; ++i) {
+      std::this_thread::sleep_until(start + i * 100us);
       if (!FakeServer::WriteAll(fd, m)) return;
-      std::this_thread::sleep_for(50us);
     }
     FakeServer::WriteAll(fd, "\0"s);
   });

@@ -135,7 +135,7 @@ TEST(ConfigTest, MissingExplicitFileIsAnErrorButMissingDefaultFileIsNot) {
 }
 
 TEST(ConfigTest, LoadsFileWithItsPathInErrors) {
-  std::string path = ::testing::TempDir() + "/mailstack_config_test.yml";
+  std::string path = ::testing::TempDir() + "/mailstack_config_test" + std::to_string(::getpid()) + ".yml";
   {
     std::ofstream out(path);
     out << "collectors:\n  filesystem:\n    paths: [/tmp]\n    bogus: 1\n";

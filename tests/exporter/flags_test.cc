@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include <unistd.h>
+
 namespace mailstack {
 namespace {
 
@@ -66,7 +68,7 @@ TEST(FlagsTest, HelpListsEveryFlagAndCollector) {
 }
 
 TEST(FlagsTest, WebConfigRefusesWhatIsNotSupported) {
-  std::string path = ::testing::TempDir() + "/web.yml";
+  std::string path = ::testing::TempDir() + "/web" + std::to_string(::getpid()) + ".yml";
   auto write = [&](const char* text) {
     std::ofstream out(path);
     out << text;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -70,15 +71,19 @@ TEST(RunnerTest, DeadlineIsTheTimeoutFromRunStart) {
 
 TEST(RunnerTest, ThrowingCollectorIsAFailedRunAndTheRunnerGoesOn) {
   std::atomic<int> runs{0};
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink& sink) -> Status {
+  std::atomic<bool> checked{false};
+  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& sink) -> Status {
     if (++runs == 1) throw std::runtime_error("boom");
+    // Run 2 replaces run 1's snapshot only once the test has looked at it.
+    while (!checked && !ctx.Stopping()) std::this_thread::sleep_for(1ms);
     sink.Gauge(kValue, {}, runs);
     return Status::Ok();
   });
-  CollectorRunner r("test", c, 100ms, 50ms, nullptr, nullptr);
+  CollectorRunner r("test", c, 100ms, 5s, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run == 1; }));
   auto first = r.Current().snapshot;
+  checked = true;
   EXPECT_FALSE(first->success);
   EXPECT_EQ(first->error, "bug: collector threw an exception: boom");
   EXPECT_EQ(first->last_success_unix, 0);
@@ -97,9 +102,12 @@ TEST(RunnerTest, OverrunIsReportedAtOnceWithoutWaitingForTheRun) {
   CollectorRunner r("test", c, 10s, 100ms, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] { return r.Current().overrunning; }));
-  auto t0 = Clock::now();
-  auto v = r.Current();
-  EXPECT_LT(Clock::now() - t0, 50ms);  // reading never waits on the run
+  // Reading never waits on the run: it returns while the run is still held.
+  auto read = std::async(std::launch::async, [&] { return r.Current(); });
+  const bool returned = read.wait_for(10s) == std::future_status::ready;
+  if (!returned) release = true;  // let a read that waits on the run return
+  ASSERT_TRUE(returned) << "Current() waited for the overrunning run";
+  auto v = read.get();
   EXPECT_TRUE(v.overrunning);
   EXPECT_GE(v.overrun_seconds, 0.1);
   EXPECT_EQ(v.snapshot, nullptr);
@@ -111,60 +119,72 @@ TEST(RunnerTest, OverrunIsReportedAtOnceWithoutWaitingForTheRun) {
   EXPECT_FALSE(r.Current().overrunning);
 }
 
-TEST(RunnerTest, RunsNeverOverlapAndMissedTicksAreSkipped) {
-  std::atomic<int> active{0}, max_active{0}, runs{0};
-  std::mutex mu;
-  std::vector<Clock::time_point> starts;
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink&) {
-    int a = ++active;
-    int m = max_active;
-    while (a > m && !max_active.compare_exchange_weak(m, a)) {}
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      starts.push_back(Clock::now());
+// One run as the collector saw it: the tick it was started for, when it
+// started and when its work ended.
+struct RunTimes {
+  Clock::time_point scheduled, start, end;
+};
+
+// A collector that records RunTimes and works for `work`.
+std::shared_ptr<FuncCollector> RecordingCollector(std::mutex& mu, std::vector<RunTimes>& runs,
+                                                  Clock::duration work, std::atomic<int>* active = nullptr,
+                                                  std::atomic<int>* max_active = nullptr) {
+  return std::make_shared<FuncCollector>([&mu, &runs, work, active, max_active](const CollectContext& ctx,
+                                                                               MetricSink&) {
+    if (active != nullptr) {
+      int a = ++*active;
+      int m = *max_active;
+      while (a > m && !max_active->compare_exchange_weak(m, a)) {}
     }
-    std::this_thread::sleep_for(250ms);  // longer than the interval
-    --active;
-    ++runs;
+    const auto start = Clock::now();
+    std::this_thread::sleep_for(work);
+    if (active != nullptr) --*active;
+    std::lock_guard<std::mutex> lock(mu);
+    runs.push_back({ctx.scheduled, start, Clock::now()});
     return Status::Ok();
   });
-  CollectorRunner r("test", c, 100ms, 90ms, nullptr, nullptr);
+}
+
+// Exact, whatever the machine's load: every run's tick lies on the grid of
+// the first run's tick (no drift), no run starts before its tick, and a run
+// that outlasts the interval makes the runner skip the ticks it missed (the
+// next tick is after that run ended: a catch-up scheduler would start the
+// next run at once, for a tick already past).
+TEST(RunnerTest, RunsNeverOverlapAndMissedTicksAreSkipped) {
+  std::atomic<int> active{0}, max_active{0};
+  std::mutex mu;
+  std::vector<RunTimes> runs;
+  CollectorRunner r("test", RecordingCollector(mu, runs, 250ms, &active, &max_active), 100ms, 90ms, nullptr,
+                    nullptr);
   r.Start();
-  std::this_thread::sleep_for(1050ms);
-  r.Stop(1s);
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return runs.size() >= 4; }, 20000ms));
+  r.Stop(5s);
   EXPECT_EQ(max_active.load(), 1);
   std::lock_guard<std::mutex> lock(mu);
-  ASSERT_GE(starts.size(), 2u);
-  // A catch-up scheduler would start runs back to back (0, 250, 500, ...);
-  // skipping missed ticks starts them on the 100ms grid (0, 300, 600, 900).
-  EXPECT_LE(starts.size(), 4u);
-  for (size_t i = 1; i < starts.size(); ++i) {
-    auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[i - 1]).count();
-    EXPECT_GE(gap, 250);
-    auto offset = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[0]).count() % 100;
-    auto distance = std::min<long>(offset, 100 - offset);  // to the nearest grid point, either side
-    EXPECT_LT(distance, 40) << "run " << i << " is off the 100ms grid (offset " << offset << "ms)";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ((runs[i].scheduled - runs[0].scheduled) % 100ms, 0ms) << "run " << i << " is off the 100ms grid";
+    EXPECT_GE(runs[i].start, runs[i].scheduled) << "run " << i << " started before its tick";
+    if (i > 0) {
+      EXPECT_GT(runs[i].scheduled, runs[i - 1].end) << "run " << i << " is for a tick missed by the run before";
+      EXPECT_GE(runs[i].start, runs[i - 1].end) << "runs " << i - 1 << " and " << i << " overlap";
+    }
   }
 }
 
 TEST(RunnerTest, ScheduleDoesNotDrift) {
   std::mutex mu;
-  std::vector<Clock::time_point> starts;
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink&) {
-    std::this_thread::sleep_for(30ms);  // work time must not add up
-    std::lock_guard<std::mutex> lock(mu);
-    starts.push_back(Clock::now());
-    return Status::Ok();
-  });
-  CollectorRunner r("test", c, 50ms, 40ms, nullptr, nullptr);
+  std::vector<RunTimes> runs;
+  // The work time (30ms of a 50ms interval) must not add up: a scheduler that
+  // waits an interval after each run's end puts every tick off the grid.
+  CollectorRunner r("test", RecordingCollector(mu, runs, 30ms), 50ms, 40ms, nullptr, nullptr);
   r.Start();
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return starts.size() >= 11; }));
-  r.Stop(1s);
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return runs.size() >= 11; }, 20000ms));
+  r.Stop(5s);
   std::lock_guard<std::mutex> lock(mu);
-  auto span = std::chrono::duration_cast<std::chrono::milliseconds>(starts[10] - starts[0]).count();
-  // 10 intervals of 50ms; a drifting schedule would take 10 * 80ms = 800ms.
-  EXPECT_GE(span, 480);
-  EXPECT_LT(span, 700);
+  for (size_t i = 1; i < runs.size(); ++i) {
+    EXPECT_GT(runs[i].scheduled, runs[i - 1].scheduled);
+    EXPECT_EQ((runs[i].scheduled - runs[0].scheduled) % 50ms, 0ms) << "run " << i << " drifted off the 50ms grid";
+  }
 }
 
 TEST(RunnerTest, OnlyTheLatestSnapshotIsKept) {
@@ -194,14 +214,15 @@ TEST(RunnerTest, SeedIsServedUntilTheFirstRunAndRunsContinueCounting) {
   seed->success = true;
   seed->run = 7;
   seed->last_success_unix = 1234;
-  std::atomic<bool> release{false};
+  std::atomic<bool> release{false}, entered{false};
   auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink&) {
+    entered = true;
     while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
     return Status::Unavailable("socket gone");
   });
   CollectorRunner r("test", c, 10s, 5s, seed, nullptr);
   r.Start();
-  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(WaitFor([&] { return entered.load(); }));  // the first run is under way
   EXPECT_EQ(r.Current().snapshot->run, 7u);
   release = true;
   ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot->run == 8; }));
@@ -211,29 +232,43 @@ TEST(RunnerTest, SeedIsServedUntilTheFirstRunAndRunsContinueCounting) {
 }
 
 TEST(RunnerTest, StopSignalsTheRunAndDoesNotHangOnAStuckCollector) {
-  auto cooperative = std::make_shared<FuncCollector>([](const CollectContext& ctx, MetricSink&) {
+  std::atomic<bool> coop_entered{false}, coop_saw_stop{false};
+  auto cooperative = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink&) {
+    coop_entered = true;
     while (!ctx.Stopping()) std::this_thread::sleep_for(1ms);
+    coop_saw_stop = true;
     return Status::Ok();
   });
-  CollectorRunner a("coop", cooperative, 10s, 5s, nullptr, nullptr);
+  CollectorRunner a("coop", cooperative, 10s, 60s, nullptr, nullptr);
   a.Start();
-  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(WaitFor([&] { return coop_entered.load(); }));
   auto t0 = Clock::now();
-  a.Stop(5s);
-  EXPECT_LT(Clock::now() - t0, 500ms);
+  a.Stop(30s);
+  // The run ended because it was told to stop, long before its 60s deadline
+  // or Stop's 30s grace (10s: only a hang misses it).
+  EXPECT_TRUE(coop_saw_stop);
+  EXPECT_LT(Clock::now() - t0, 10s);
 
-  auto stuck = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) {
-    std::this_thread::sleep_for(1500ms);  // ignores stop and deadline
+  // A run that ignores stop and deadline: Stop gives up after its grace and
+  // returns while the run is still held.
+  std::atomic<bool> release{false}, stuck_entered{false}, stuck_done{false};
+  auto stuck = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink&) {
+    stuck_entered = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    stuck_done = true;
     return Status::Ok();
   });
   auto b = std::make_unique<CollectorRunner>("stuck", stuck, 10s, 5s, nullptr, nullptr);
   b->Start();
-  std::this_thread::sleep_for(20ms);
-  t0 = Clock::now();
-  b->Stop(100ms);
-  EXPECT_LT(Clock::now() - t0, 600ms);
+  ASSERT_TRUE(WaitFor([&] { return stuck_entered.load(); }));
+  auto stopped = std::async(std::launch::async, [&] { b->Stop(100ms); });
+  const bool returned = stopped.wait_for(10s) == std::future_status::ready;
+  EXPECT_FALSE(stuck_done) << "the stuck run ended by itself";
+  release = true;  // a Stop() that waits on the run returns now
+  ASSERT_TRUE(returned) << "Stop() waited for a run that ignores it";
+  stopped.get();
   b.reset();  // the detached run owns what it needs
-  std::this_thread::sleep_for(1600ms);  // let it finish inside the test
+  ASSERT_TRUE(WaitFor([&] { return stuck_done.load(); }));  // it finishes inside the test
 }
 
 TEST(RunnerTest, OnPublishIsCalledPerSnapshot) {
@@ -265,7 +300,7 @@ TEST(RunnerLogTest, FailureIsLoggedOnceAndRecoveryOnce) {
   auto c = std::make_shared<testing::FuncCollector>([&](const CollectContext&, MetricSink&) {
     return ++runs <= 5 ? Status::PermissionDenied("showq /x: connect: Permission denied") : Status::Ok();
   });
-  CollectorRunner r("postfix_queue", c, 20ms, 10ms, nullptr, nullptr);
+  CollectorRunner r("postfix_queue", c, 20ms, 5s, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] { return runs >= 8; }));
   r.Stop(1s);
