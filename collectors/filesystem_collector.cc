@@ -102,7 +102,9 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
       pending->cv.notify_all();
     }).detach();
     std::unique_lock<std::mutex> lock(pending->mu);
-    if (!pending->cv.wait_until(lock, ctx.deadline.at(), [&] { return pending->done; })) {
+    // Until the work deadline: a hung mount is reported in this run instead of
+    // the run overrunning.
+    if (!pending->cv.wait_until(lock, ctx.WorkDeadline().at(), [&] { return pending->done; })) {
       lock.unlock();
       stuck_.emplace(path, pending);
       sink.Gauge(kDeviceError, {{"path", p}}, 1);

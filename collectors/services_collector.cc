@@ -147,6 +147,9 @@ void ServicesCollector::CollectProcesses(MetricSink& sink) {
 
 Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& sink) {
   if (options_.units.empty()) return Status::Ok();
+  // Bus calls end by the work deadline: a bus that never answers is this
+  // run's failure, with its data, instead of the run overrunning.
+  const Deadline deadline = ctx.WorkDeadline();
   if (bus_ != nullptr && !sd_bus_is_open(bus_)) {
     sd_bus_close_unref(bus_);
     bus_ = nullptr;
@@ -165,7 +168,7 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
     const std::string_view u = unit;
     sd_bus_error err = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
-    if (!SetTimeout(bus_, ctx.deadline)) {
+    if (!SetTimeout(bus_, deadline)) {
       failure = Status::DeadlineExceeded("deadline passed before unit " + unit);
       break;
     }
@@ -186,7 +189,7 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
     }
     auto get_string = [&](const char* iface, const char* prop, std::string* out) -> int {
       char* v = nullptr;
-      if (!SetTimeout(bus_, ctx.deadline)) return -ETIMEDOUT;
+      if (!SetTimeout(bus_, deadline)) return -ETIMEDOUT;
       int rr = sd_bus_get_property_string(bus_, kSystemd, path.c_str(), iface, prop, &err, &v);
       if (rr >= 0 && v) *out = v;
       free(v);
@@ -202,7 +205,7 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
     }
     uint32_t restarts = 0;
     bool has_restarts = false;
-    if (EndsWith(unit, ".service") && load == "loaded" && SetTimeout(bus_, ctx.deadline)) {
+    if (EndsWith(unit, ".service") && load == "loaded" && SetTimeout(bus_, deadline)) {
       r = sd_bus_get_property_trivial(bus_, kSystemd, path.c_str(), "org.freedesktop.systemd1.Service",
                                       "NRestarts", &err, 'u', &restarts);
       has_restarts = r >= 0;
