@@ -72,8 +72,18 @@ def start_fake_systemd(lab, bus, state_file):
     if not lab.pid("dbus-daemon"):
         if os.path.exists(bus):
             os.unlink(bus)
+        # It prints its address once it listens (the socket file exists from bind(), a moment earlier).
+        dbus_log = os.path.join(lab.log_dir, "dbus-daemon.out")
+        seen_addresses = 0
+        if os.path.exists(dbus_log):
+            with open(dbus_log) as f:
+                seen_addresses = f.read().count("unix:path=" + bus)
+
+        def dbus_ready():
+            with open(dbus_log) as f:
+                return f.read().count("unix:path=" + bus) > seen_addresses
         lab.start_process("dbus-daemon", ["dbus-daemon", "--session", "--address=unix:path=" + bus, "--nofork",
-                                          "--nopidfile"], ready=lambda: os.path.exists(bus))
+                                          "--nopidfile", "--print-address"], log=dbus_log, ready=dbus_ready)
     log = os.path.join(lab.root, "log", "fake_systemd.out")
     seen = 0
     if os.path.exists(log):
@@ -109,3 +119,45 @@ def get_metrics(port):
     status, _, body = http("http://127.0.0.1:%d/metrics" % port)
     assert status == 200, status
     return parse_metrics(body)
+
+
+def run_clock(m, collector):
+    """(earliest, latest): the bounds of the whole-second `now` that `collector`'s served run read at its start,
+    from the same scrape `m` (its end and duration). Compare times the exporter computed from its own clock
+    with these, not with the test's clock: the served run may be an interval or more old."""
+    end = sample(m, "mailstack_collector_last_success_timestamp_seconds", collector=collector)
+    duration = sample(m, "mailstack_collector_duration_seconds", collector=collector)
+    assert end and duration is not None, "no successful %s run in this scrape" % collector
+    return end - duration - 1.01, end + 0.01
+
+
+def slowest_scrape(port, seconds, check=None):
+    """Scrapes /metrics every 50 ms for `seconds`; returns the slowest scrape's time in seconds. `check(m)`, if
+    given, runs on each parsed scrape."""
+    worst = 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        m = get_metrics(port)
+        worst = max(worst, time.monotonic() - t0)
+        if check:
+            check(m)
+        time.sleep(0.05)
+    return worst
+
+
+def wait_log(path, needle, timeout, what=None):
+    """Waits until the file at `path` contains `needle` (a str, or a compiled regex); returns the text. The
+    runner logs a collector's failure and recovery just after it publishes the run, so a scrape that shows
+    the run can come before its log line."""
+    def text():
+        with open(path) as f:
+            return f.read()
+
+    def found():
+        t = text()
+        return t if (needle in t if isinstance(needle, str) else needle.search(t)) else None
+    try:
+        return wait(found, timeout, what or "%r in %s" % (getattr(needle, "pattern", needle), path))
+    except AssertionError as e:
+        raise AssertionError("%s; its tail:\n%s" % (e, text()[-2000:])) from None

@@ -452,13 +452,27 @@ class Lab:
         self.timings[key] = time.monotonic() - t0
 
     def wipe(self):
-        """Kill leftovers of a previous run under root, then delete root."""
+        """Kill leftovers of a previous run under root, unmount what a test left mounted below it, then delete
+        root."""
         self._kill_stale()
+        for mount in self._mounts_below_root():
+            subprocess.run(["umount", "--lazy", mount], capture_output=True)
         if os.path.isdir(self.root):
             if os.listdir(self.root) and not os.path.exists(os.path.join(self.root, _MARKER)):
                 raise LabError("%s exists, is not empty and was not made by the lab "
                                "(no %s marker); refusing to wipe it" % (self.root, _MARKER))
             shutil.rmtree(self.root)
+
+    def _mounts_below_root(self):
+        """Mount points strictly below root, deepest first (/proc/self/mountinfo field 5, octal escapes)."""
+        below = []
+        prefix = os.path.realpath(self.root).rstrip("/") + "/"
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+                if point.startswith(prefix):
+                    below.append(point)
+        return sorted(below, key=len, reverse=True)
 
     # Executables whose leftovers may be killed when they refer to the root.
     # Deliberately NOT "anything mentioning the root": an engineer's
@@ -999,9 +1013,11 @@ labdefer  unix  -       -       n       -       -       smtp
         self._postfix_kill_leftovers(pid)
         self._postfix_running = False
 
-    def _postfix_kill_leftovers(self, master_pid):
+    def _postfix_kill_leftovers(self, master_pid, timeout=10):
+        killed = []
         if master_pid and pid_alive(master_pid):
             os.kill(master_pid, signal.SIGKILL)
+            killed.append(master_pid)
         # stray children carry MAIL_CONFIG=<config_dir> in their environment
         needle = ("MAIL_CONFIG=%s\0" % self.config_dir).encode()
         for d in os.listdir("/proc"):
@@ -1010,8 +1026,12 @@ labdefer  unix  -       -       n       -       -       smtp
                     with open("/proc/%s/environ" % d, "rb") as f:
                         if needle in f.read() and pid_alive(int(d)):
                             os.kill(int(d), signal.SIGKILL)
+                            killed.append(int(d))
                 except OSError:
                     pass
+        # Gone (or a zombie) before anyone reuses their ports: an smtpd that still holds an inherited listener
+        # would make the next start_postfix see its port busy.
+        wait_until(lambda: not any(pid_alive(p) for p in killed), timeout, "killed Postfix processes to exit")
 
     # queue helpers ----------------------------------------------------------
     def queue_json(self):

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import get_metrics, run, sample, start_exporter, wait  # noqa: E402
+from exporter_env import get_metrics, run, run_clock, sample, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None
@@ -59,7 +59,7 @@ class CertificatesTest(unittest.TestCase):
     def test_times_equal_openssl_and_validity(self):
         m = wait(lambda: (lambda m: m if sample(m, "mailstack_collector_success", collector="certificates") == 1
                           else None)(metrics()), 10, "a certificates run")
-        now = time.time()
+        earliest, latest = run_clock(m, "certificates")  # expiries count from the served run's clock
         for name, valid in (("good", 1), ("old", 0), ("other", 0)):
             path = os.path.join(CERTS, name + ".crt")
             lbl = dict(source="file", name=path, index="0")
@@ -68,8 +68,9 @@ class CertificatesTest(unittest.TestCase):
                                  openssl_time(path, "enddate"))
                 self.assertEqual(sample(m, "mailstack_tls_certificate_not_before_timestamp_seconds", **lbl),
                                  openssl_time(path, "startdate"))
-                self.assertAlmostEqual(sample(m, "mailstack_tls_certificate_expiry_seconds", **lbl),
-                                       openssl_time(path, "enddate") - now, delta=2.5)
+                expiry = sample(m, "mailstack_tls_certificate_expiry_seconds", **lbl)
+                self.assertGreaterEqual(expiry, openssl_time(path, "enddate") - latest)
+                self.assertLessEqual(expiry, openssl_time(path, "enddate") - earliest)
                 self.assertEqual(sample(m, "mailstack_tls_certificate_valid", **lbl), valid)
                 self.assertEqual(sample(m, "mailstack_tls_certificate_file_error", name=path), 0)
         self.assertLess(sample(m, "mailstack_tls_certificate_expiry_seconds", source="file",

@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lab as labmod  # noqa: E402
-from exporter_env import get_metrics, http, run, sample, start_exporter, wait  # noqa: E402
+from exporter_env import get_metrics, http, run, sample, slowest_scrape, start_exporter, wait  # noqa: E402
 
 LAB = None
 PORT = None          # exporter checking the six domains and bl.test
@@ -462,21 +462,22 @@ class DnsTest(unittest.TestCase):
 
     def test_h_dead_resolver_ends_by_the_timeout(self):
         # The resolver's UDP port is bound but never answers. The first run must end by the collector's
-        # 1500 ms timeout (not c-ares' own retry schedule), report failure, and the exporter must keep
-        # serving /metrics fast meanwhile.
-        m = wait(lambda: (lambda m: m if sample(m, "mailstack_collector_success", collector="dns") == 0
-                          else None)(metrics(DEAD_PORT)), 10, "a failed dns run")
+        # 1500 ms timeout (not c-ares' own retry schedule of many seconds), report failure, and the exporter
+        # must keep serving /metrics fast meanwhile.
+        def failed_run():
+            # success is 0 while a run overruns too, but then its data is not served: a finished run has
+            # its lookup failures.
+            m = metrics(DEAD_PORT)
+            done = sample(m, "mailstack_dns_lookup_failures", domain="example.test") is not None
+            return m if done and sample(m, "mailstack_collector_success", collector="dns") == 0 else None
+        m = wait(failed_run, 10, "a failed dns run")
         d = sample(m, "mailstack_collector_duration_seconds", collector="dns")
-        self.assertIsNotNone(d)
-        self.assertLessEqual(d, 1.6)
+        self.assertLess(d, 2.0)  # not past the run's 1.5 s by more than a loaded machine's slack (c-ares alone: 5 s+)
         self.assertGreater(SILENT.queries, 0, "the configured resolver was never asked (resolv.conf used?)")
         self.assertEqual(having(m, "mailstack_dns_record_valid", domain="example.test"), [])
-        for _ in range(5):  # across the next runs
-            t0 = time.monotonic()
-            status, _, _ = http("http://127.0.0.1:%d/metrics" % DEAD_PORT, timeout=5)
-            self.assertEqual(status, 200)
-            self.assertLess(time.monotonic() - t0, 0.5)
-            time.sleep(0.5)
+        # Across the next runs (every 3 s, each waiting 1.35 s on the silent resolver): a scrape that waited
+        # on a run would take over a second.
+        self.assertLess(slowest_scrape(DEAD_PORT, 3.5), 0.5)
         self.assertEqual(http("http://127.0.0.1:%d/-/healthy" % DEAD_PORT)[0], 200)
         self.assertIsNone(LAB.procs["exporter_dead"].poll())
         self.assertEqual(sample(metrics(DEAD_PORT), "mailstack_collector_success", collector="dns"), 0)
