@@ -21,6 +21,7 @@ test_pkgs=(
   dovecot-managesieved dovecot-sieve
   prometheus prometheus-alertmanager prometheus-postfix-exporter prometheus-blackbox-exporter
   clang libclang-rt-14-dev
+  stress-ng   # tests/stress.sh: the CPU load it runs the tests under
 )
 
 pkgs=("${build_pkgs[@]}")
