@@ -149,7 +149,9 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
   MetricSink sink;
   Status s = c.Collect(ctx, sink);
   const auto took = Clock::now() - start;
-  EXPECT_LT(took, 1500ms);
+  // c-ares on its own retries for many seconds; the second of slack past the
+  // deadline is for a loaded machine.
+  EXPECT_LT(took, 1500ms + 1s);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message().rfind("no DNS lookup was answered (", 0), 0u) << s.message();
   for (const auto& f : sink.Take()) {
@@ -181,7 +183,7 @@ TEST(DnsCollectorTest, StopEndsTheRun) {
   MetricSink sink;
   (void)c.Collect(ctx, sink);
   stopper.join();
-  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_LT(Clock::now() - start, 5s);  // stopped after 200 ms; without the stop it would take 30 s
 }
 
 }  // namespace

@@ -184,7 +184,7 @@ TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
   c.Collect(ctx, sink);
   const auto took = Clock::now() - t0;
   stopper.join();
-  EXPECT_LT(took, 1s);  // stop after 100 ms, looked at every 100 ms at most
+  EXPECT_LT(took, 5s);  // stopped after 100 ms; without the stop it would take 30 s
   EXPECT_EQ(testing::SamplesByFamily(sink.Take())["mailstack_postfix_up"].at("postfix_instance=postfix"), 0);
 }
 
@@ -236,7 +236,10 @@ TEST(PostfixQueueCollectorTest, BrokenPeersAreUpZeroByTheDeadline) {
     auto t0 = Clock::now();
     auto s = Collect(c, 400ms);
     auto took = Clock::now() - t0;
-    EXPECT_LT(took, 1s) << h.name;
+    // By the 400 ms deadline: a reader that waited per read or for the peer
+    // would take 5 s (the dripping peer) or forever; the rest is slack for
+    // a loaded machine.
+    EXPECT_LT(took, 2s) << h.name;
     EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=postfix"], 0) << h.name;
     EXPECT_TRUE(s["mailstack_postfix_queue_messages"].empty()) << h.name;
     Collect(c, 300ms);  // same error again: not logged again

@@ -426,7 +426,7 @@ TEST(ProbeDialogTest, StopEndsAProbeEarly) {
   stopper.join();
   EXPECT_EQ(r.reason, Reason::kTimeout);
   EXPECT_EQ(r.detail, "greeting: read: stopped");
-  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_LT(Clock::now() - start, 5s);  // stopped after 200 ms; without the stop it would take 30 s
 }
 
 TEST(ProbeDialogTest, ImapStartTls) {
@@ -618,7 +618,7 @@ TEST(ProbeDialogTest, HostNameWithBrokenResolvers) {
   t.resolver = silent.address();
   const auto start = Clock::now();
   auto r = Probe(t, 1s);
-  EXPECT_LT(Clock::now() - start, 1s + 150ms);
+  EXPECT_LT(Clock::now() - start, 1s + 1s);  // c-ares alone would retry for seconds
   EXPECT_EQ(r.reason, Reason::kResolve);
   EXPECT_EQ(r.detail.rfind("resolve mail.example.test: ", 0), 0u) << r.detail;
   silent.Close();  // now nobody listens on that port: refused
@@ -773,7 +773,7 @@ TEST(ProbesCollectorTest, FifoCertFileAndMissingCaFileAreTheTargetsProblem) {
   ProbesCollector c(o);
   const auto start = Clock::now();
   auto s = Collect(c);
-  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_LT(Clock::now() - start, 3s + 1s);  // opening the FIFO for reading would block for good
   EXPECT_EQ(s["mailstack_probe_success"]["target=t,protocol=smtp"], 1);
   EXPECT_EQ(s["mailstack_probe_cert_file_error"]["target=t"], 1);
   EXPECT_EQ(s["mailstack_tls_certificate_valid"]["source=probe,name=t,index=0"], 0);
