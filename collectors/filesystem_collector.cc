@@ -71,6 +71,9 @@ std::vector<MetricDesc> FilesystemCollector::Describe() const {
 
 Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   for (const auto& desc : Describe()) sink.Declare(desc);
+  // One work deadline for every path: a hung mount is reported in this run
+  // instead of the run overrunning.
+  const Deadline work = ctx.WorkDeadline();
   for (const auto& path : options_.paths) {
     std::string_view p = path;
     // A previous call for this path may still hang.
@@ -84,7 +87,7 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
       lock.unlock();
       stuck_.erase(it);
     }
-    if (ctx.Done()) {
+    if (ctx.Stopping() || work.Expired()) {
       sink.Gauge(kDeviceError, {{"path", p}}, 1);
       continue;
     }
@@ -102,9 +105,7 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
       pending->cv.notify_all();
     }).detach();
     std::unique_lock<std::mutex> lock(pending->mu);
-    // Until the work deadline: a hung mount is reported in this run instead of
-    // the run overrunning.
-    if (!pending->cv.wait_until(lock, ctx.WorkDeadline().at(), [&] { return pending->done; })) {
+    if (!pending->cv.wait_until(lock, work.at(), [&] { return pending->done; })) {
       lock.unlock();
       stuck_.emplace(path, pending);
       sink.Gauge(kDeviceError, {{"path", p}}, 1);

@@ -139,7 +139,8 @@ std::vector<MetricDesc> PostfixQueueCollector::Describe() const {
   return {kUp, kMessages, kBytes, kRecipients, kOldest, kAge, kDeferred};
 }
 
-Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
+Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectContext& ctx, const Deadline& work,
+                                           QueueTotals* t) {
   t->has_recipients = true;
   parse::ShowqParser parser([t](const parse::ShowqMessage& m) {
     t->Add(m.queue, m.arrival_time, m.size);
@@ -148,10 +149,9 @@ Status PostfixQueueCollector::CollectShowq(const Instance& inst, const CollectCo
       for (size_t r = 0; r < kDeferReasonCount; ++r) t->deferred_reasons[r] += m.reasons[r];
     }
   });
-  const Deadline deadline = ctx.WorkDeadline();
-  auto fd = net::Connect(inst.showq, deadline, ctx.stop);
+  auto fd = net::Connect(inst.showq, work, ctx.stop);
   if (!fd.ok()) return fd.status();
-  Status status = net::ReadUntilEof(fd->get(), deadline, ctx.stop, [&](std::string_view d) { return parser.Feed(d); });
+  Status status = net::ReadUntilEof(fd->get(), work, ctx.stop, [&](std::string_view d) { return parser.Feed(d); });
   if (status.ok()) status = parser.Finish();
   return status.WithContext("showq " + inst.showq);
 }
@@ -217,6 +217,8 @@ void ReadHead(HeadRead& r) {
 
 struct WalkState {
   const CollectContext& ctx;
+  const Deadline& work;  // the walk ends by the work deadline, so a slow spool is this run's failure
+  bool Done() const { return ctx.Stopping() || work.Expired(); }
   QueueTotals* totals;
   PostfixQueueCollector::HeadCache* cache;
   uint64_t run;
@@ -242,7 +244,7 @@ unsigned UsableCpus() {
   return std::thread::hardware_concurrency();
 }
 
-Status FlushBatch(WalkState& w, const std::string& path) {
+Status FlushBatch(WalkState& w) {
   auto& batch = w.batch;
   if (batch.empty()) return Status::Ok();
   const unsigned readers = batch.size() < kParallelMin ? 1
@@ -251,7 +253,7 @@ Status FlushBatch(WalkState& w, const std::string& path) {
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < batch.size();) {
-      if (w.ctx.Done()) {
+      if (w.Done()) {
         batch[i].timed_out = true;
       } else {
         ReadHead(batch[i]);
@@ -271,7 +273,8 @@ Status FlushBatch(WalkState& w, const std::string& path) {
   Status status;
   for (auto& r : batch) {
     if (r.timed_out) {
-      status = Status::DeadlineExceeded(path + ": walk timed out");
+      // The queue directory, not the subdirectory reached: one kind per fault.
+      status = Status::DeadlineExceeded(w.queue_directory + ": walk timed out");
       break;
     }
     // Gone since readdir; a symlink, a socket or a device is no queue file.
@@ -306,8 +309,9 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
   Status status;
   std::string key;
   while (struct dirent* e = ::readdir(d)) {
-    if (w.ctx.Done()) {
-      status = Status::DeadlineExceeded(path + ": walk timed out");
+    if (w.Done()) {
+      // The queue directory, not the subdirectory reached: one kind per fault.
+      status = Status::DeadlineExceeded(w.queue_directory + ": walk timed out");
       break;
     }
     const char* name = e->d_name;
@@ -344,12 +348,12 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
     r.name_at = key_prefix.size();
     r.queue = queue;
     if (w.batch.size() >= kBatch) {
-      status = FlushBatch(w, path);
+      status = FlushBatch(w);
       if (!status.ok()) break;
     }
   }
   // Before closedir: the batch holds this directory's descriptor.
-  if (status.ok()) status = FlushBatch(w, path);
+  if (status.ok()) status = FlushBatch(w);
   w.batch.clear();
   ::closedir(d);
   return status;
@@ -357,9 +361,10 @@ Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_p
 
 }  // namespace
 
-Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectContext& ctx, QueueTotals* t) {
+Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectContext& ctx, const Deadline& work,
+                                           QueueTotals* t) {
   auto& cache = head_cache_[inst.name];
-  WalkState w{ctx, t, &cache, ++run_, inst.queue_directory, options_.spool_readers, {}};
+  WalkState w{ctx, work, t, &cache, ++run_, inst.queue_directory, options_.spool_readers, {}};
   for (size_t qi = 0; qi < kQueueCount; ++qi) {
     const std::string queue(kQueueNames[qi]);
     const std::string path = inst.queue_directory + "/" + queue;
@@ -378,10 +383,11 @@ Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectCo
 
 Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   for (const auto& desc : Describe()) sink.Declare(desc);
+  const Deadline work = ctx.WorkDeadline();
   for (const auto& inst : options_.instances) {
     const std::string_view iname = inst.name;
     QueueTotals t(static_cast<int64_t>(UnixTime()));
-    Status status = inst.showq.empty() ? CollectSpool(inst, ctx, &t) : CollectShowq(inst, ctx, &t);
+    Status status = inst.showq.empty() ? CollectSpool(inst, ctx, work, &t) : CollectShowq(inst, ctx, work, &t);
     if (!status.ok()) {
       sink.Gauge(kUp, {{"postfix_instance", iname}}, 0);
       if (problems_.Update(inst.name, status.message()) == ProblemMemo::Change::kNew) {

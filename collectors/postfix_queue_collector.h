@@ -44,8 +44,11 @@ class PostfixQueueCollector final : public Collector {
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
  private:
-  Status CollectShowq(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
-  Status CollectSpool(const Instance& inst, const CollectContext& ctx, struct QueueTotals* totals);
+  // `work` is the run's work deadline (CollectContext::WorkDeadline), taken once for all instances.
+  Status CollectShowq(const Instance& inst, const CollectContext& ctx, const Deadline& work,
+                      struct QueueTotals* totals);
+  Status CollectSpool(const Instance& inst, const CollectContext& ctx, const Deadline& work,
+                      struct QueueTotals* totals);
 
   // Spool mode: what each queue file's head said, keyed by path below
   // queue_directory and valid while inode and ctime are unchanged (a move

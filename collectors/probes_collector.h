@@ -35,8 +35,8 @@ class ProbesCollector final : public Collector {
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
  private:
-  // Logs a target's problem once per distinct message, its end once.
-  // Logs `message` when `key`'s problem kind changes (see ProblemMemo).
+  // Logs `message` when `key`'s problem kind changes (see ProblemMemo), and
+  // the problem's end once.
   void LogChange(const std::string& key, const std::string& kind, const std::string& message);
 
   Options options_;

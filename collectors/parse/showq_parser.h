@@ -46,7 +46,8 @@ class ShowqParser {
   explicit ShowqParser(Callback on_message) : on_message_(std::move(on_message)) {}
 
   // Feeds the next bytes; errors name what was wrong and the byte offset
-  // where the offending token began (Finish: the end of the stream), so the
+  // where the offending token began (for a bad attribute, its value; for a
+  // bad record, its end marker; Finish: the end of the stream), so the
   // same bytes give the same message however they were split into reads.
   // After an error the parser must not be fed again.
   Status Feed(std::string_view data);

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <thread>
 
+#include "collectors/core/logging.h"
 #include "collectors/parse/mail_reply.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
@@ -825,6 +826,47 @@ TEST(ProbesCollectorTest, TargetsRunConcurrentlyAndASilentOneDoesNotFailTheRun) 
   const auto accepted = Clock::time_point(Clock::duration(silent_accepted.load()));
   EXPECT_GE(d14, std::chrono::duration<double>(work_deadline - accepted).count());
   EXPECT_LE(d14, std::chrono::duration<double>(took).count());
+}
+
+// A fault is logged once per kind: a server that keeps rejecting with a
+// counter in its reply (as "421 too many connections from ... (5)" does) is
+// one problem however its text changes; its end is logged once.
+TEST(ProbesCollectorTest, AProblemIsLoggedOncePerReasonWhateverThePeerSays) {
+  std::atomic<int> connections{0};
+  std::atomic<bool> healthy{false};
+  Transcript tr;
+  const FakeServer::Behaviour ok = SmtpServer(&tr, {});
+  FakeServer smtp("", [&](int fd, const std::atomic<bool>& stop) {
+    if (healthy) return ok(fd, stop);
+    Peer p(fd);
+    p.Send("554 5.7.0 busy (connection " + std::to_string(++connections) + ")\r\n");
+  });
+  ProbesCollector::Options o;
+  ProbesCollector::TargetOptions t{MakeTarget(Protocol::kSmtp, smtp.address()), "", ""};
+  t.target.name = "t";
+  o.targets.push_back(t);
+  ProbesCollector c(o);
+  std::mutex mu;
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](std::string_view l) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (l.find("probe=t") != std::string_view::npos) lines.emplace_back(l);
+  });
+  for (int i = 0; i < 3; ++i) {
+    auto s = Collect(c);
+    EXPECT_EQ(s["mailstack_probe_failure"]["target=t,protocol=smtp,reason=rejected"], 1) << i;
+  }
+  healthy = true;
+  auto s = Collect(c);
+  SetLogSinkForTest(nullptr);
+  EXPECT_EQ(s["mailstack_probe_success"]["target=t,protocol=smtp"], 1);
+  EXPECT_EQ(connections.load(), 3);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  EXPECT_NE(lines[0].find("msg=\"probe problem\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("reason rejected: "), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("(connection 1)"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("msg=recovered"), std::string::npos) << lines[1];
 }
 
 // ---- reply parsers

@@ -164,6 +164,7 @@ TEST(RunnerTest, RunsNeverOverlapAndMissedTicksAreSkipped) {
   for (size_t i = 0; i < runs.size(); ++i) {
     EXPECT_EQ((runs[i].scheduled - runs[0].scheduled) % 100ms, 0ms) << "run " << i << " is off the 100ms grid";
     EXPECT_GE(runs[i].start, runs[i].scheduled) << "run " << i << " started before its tick";
+    EXPECT_LT(runs[i].start - runs[i].scheduled, 5s) << "run " << i << " started long after its tick";
     if (i > 0) {
       EXPECT_GT(runs[i].scheduled, runs[i - 1].end) << "run " << i << " is for a tick missed by the run before";
       EXPECT_GE(runs[i].start, runs[i - 1].end) << "runs " << i - 1 << " and " << i << " overlap";
@@ -184,6 +185,8 @@ TEST(RunnerTest, ScheduleDoesNotDrift) {
   for (size_t i = 1; i < runs.size(); ++i) {
     EXPECT_GT(runs[i].scheduled, runs[i - 1].scheduled);
     EXPECT_EQ((runs[i].scheduled - runs[0].scheduled) % 50ms, 0ms) << "run " << i << " drifted off the 50ms grid";
+    EXPECT_GE(runs[i].start, runs[i].scheduled) << "run " << i << " started before its tick";
+    EXPECT_LT(runs[i].start - runs[i].scheduled, 5s) << "run " << i << " started long after its tick";
   }
 }
 
