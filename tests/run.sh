@@ -4,12 +4,12 @@
 # integration suite against the real mail stack and a real Prometheus.
 # Then the unit tests and fuzz smoke again under ASan+UBSan, and each fuzz
 # target under libFuzzer for a short while.
-# Every stage runs even when an earlier one failed (except what needs a build
-# that failed); failing tests print their output as they fail, and the end
-# names each stage that failed.
+# Every stage runs even when an earlier one failed, except what needs a build
+# that failed (and nothing runs without the dependencies); failing tests print
+# their output as they fail, and the end names each stage that failed.
 #   MAILSTACK_SKIP_SANITIZE=1  skip the sanitizer and libFuzzer passes
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 failed=()
 # stage NAME COMMAND...: runs one stage; a failure is remembered, not fatal.
@@ -26,7 +26,8 @@ stage() {
 stage "install test dependencies" bash deploy/install-deps.sh --test || exit 1
 
 jobs=$(nproc)
-mapfile -t fuzzers < <(sed -n 's/^set(MAILSTACK_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt | tr ' ' '\n')
+# The one list of fuzz targets is MAILSTACK_FUZZ_TARGETS in tests/fuzz/CMakeLists.txt (one line).
+read -ra fuzzers < <(sed -n 's/^set(MAILSTACK_FUZZ_TARGETS[[:space:]]\(.*\))[[:space:]]*$/\1/p' tests/fuzz/CMakeLists.txt)
 ((${#fuzzers[@]})) || { echo "tests/run.sh: no fuzz targets found in tests/fuzz/CMakeLists.txt" >&2; exit 1; }
 
 build() {
@@ -40,7 +41,12 @@ libfuzzer() {
   local t work rc=0
   for t in "${fuzzers[@]}"; do
     work=$(mktemp -d)
-    cp tests/fuzz/corpus/"$t"/* "$work"/
+    if ! cp tests/fuzz/corpus/"$t"/* "$work"/; then
+      echo "libFuzzer: $t: no corpus in tests/fuzz/corpus/$t" >&2
+      rc=1
+      rm -rf "$work"
+      continue
+    fi
     echo "libFuzzer: $t for 20s"
     if ./build-fuzz/tests/fuzz/"${t}"_fuzz -max_total_time=20 -max_len=4096 -print_final_stats=0 "$work" \
         2>build-fuzz/"${t}"_fuzz.log; then

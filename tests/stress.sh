@@ -17,7 +17,7 @@
 # failure count; each failing pass's ctest output is kept in DIR/stress/.
 # Exit status 0 only if nothing failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 unit_passes=30
 integration_passes=5
@@ -26,8 +26,10 @@ regex=""
 build=build
 while (($#)); do
   case "$1" in
-    --unit) unit_passes=$2; shift 2 ;;
-    --integration) integration_passes=$2; shift 2 ;;
+    --unit|--integration)
+      [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "tests/stress.sh: $1 takes a number of passes" >&2; exit 2; }
+      if [[ $1 == --unit ]]; then unit_passes=$2; else integration_passes=$2; fi
+      shift 2 ;;
     --no-load) load=0; shift ;;
     -R) regex=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
@@ -37,18 +39,22 @@ while (($#)); do
 done
 
 cores=$(nproc)
-cmake -S . -B "$build" -DMAILSTACK_BUILD_TESTS=ON >/dev/null || exit 1
-cmake --build "$build" -j"$cores" >/dev/null || { echo "tests/stress.sh: build failed" >&2; exit 1; }
 logs=$build/stress
 rm -rf "$logs"
 mkdir -p "$logs"
+if ! { cmake -S . -B "$build" -DMAILSTACK_BUILD_TESTS=ON && cmake --build "$build" -j"$cores"; } >"$logs/build.log" 2>&1; then
+  tail -40 "$logs/build.log" >&2
+  echo "tests/stress.sh: build failed (all of it in $logs/build.log)" >&2
+  exit 1
+fi
 
 hog_pid=""
 stop_hog() { if [[ -n $hog_pid ]]; then kill "$hog_pid" 2>/dev/null; wait "$hog_pid" 2>/dev/null; hog_pid=""; fi; }
 trap stop_hog EXIT
 if ((load)); then
   command -v stress-ng >/dev/null || { echo "tests/stress.sh: needs stress-ng (apt-get install stress-ng)" >&2; exit 1; }
-  stress-ng --cpu "$cores" --quiet &
+  # --timeout: the hog ends by itself even if this script is killed before its trap runs.
+  stress-ng --cpu "$cores" --timeout 6h --quiet &
   hog_pid=$!
   load_text="stress-ng --cpu $cores"
 else
@@ -64,21 +70,23 @@ pass() {
   local label=$1 n=$2
   shift 2
   local out=$logs/$label-$n.log t0=$SECONDS
-  local args=(--test-dir "$build" --output-on-failure "$@")
+  local args=(--test-dir "$build" --output-on-failure --no-tests=error "$@")
   [[ -n $regex ]] && args+=(-R "$regex")
   ctest "${args[@]}" >"$out" 2>&1
-  local summary names
+  local rc=$? summary names
   summary=$(grep -E 'tests passed|No tests were found' "$out" | tail -1)
   # ctest lists failures as "<tab>  12 - name (Failed)" after "The following tests FAILED:".
   names=$(sed -n '/The following tests FAILED:/,$p' "$out" | sed -n 's/^[[:space:]]*[0-9]\+ - \(.*\) (.*)$/\1/p')
   printf '%-12s pass %3d  %4ds  %s\n' "$label" "$n" $((SECONDS - t0)) "${summary:-no ctest summary (see $out)}"
+  # A pass that failed without naming a test (ctest error, no tests found, killed) counts as a failure too.
+  if ((rc != 0)) && [[ -z $names ]]; then names="<$label: ctest exit $rc without naming a failed test>"; fi
   local name
   while IFS= read -r name; do
     [[ -z $name ]] && continue
     failures[$name]=$((${failures[$name]:-0} + 1))
     echo "    failed: $name"
   done <<<"$names"
-  [[ -n $names || -z $summary ]] || rm -f "$out"
+  ((rc == 0)) && [[ -z $names ]] && rm -f "$out"
   ran[$label]=$n
 }
 

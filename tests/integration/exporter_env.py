@@ -122,9 +122,12 @@ def get_metrics(port):
 
 
 def run_clock(m, collector):
-    """(earliest, latest): the bounds of the whole-second `now` that `collector`'s served run read at its start,
+    """(earliest, latest): the bounds of the whole-second `now` that `collector`'s served run read during the run,
     from the same scrape `m` (its end and duration). Compare times the exporter computed from its own clock
     with these, not with the test's clock: the served run may be an interval or more old."""
+    # Only for a served run that succeeded: after a failed or overrunning one, last_success belongs to an
+    # older run and duration is not that run's.
+    assert sample(m, "mailstack_collector_success", collector=collector) == 1, "the served %s run failed" % collector
     end = sample(m, "mailstack_collector_last_success_timestamp_seconds", collector=collector)
     duration = sample(m, "mailstack_collector_duration_seconds", collector=collector)
     assert end and duration is not None, "no successful %s run in this scrape" % collector

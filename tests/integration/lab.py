@@ -454,13 +454,17 @@ class Lab:
     def wipe(self):
         """Kill leftovers of a previous run under root, unmount what a test left mounted below it, then delete
         root."""
-        self._kill_stale()
-        for mount in self._mounts_below_root():
-            subprocess.run(["umount", "--lazy", mount], capture_output=True)
         if os.path.isdir(self.root):
             if os.listdir(self.root) and not os.path.exists(os.path.join(self.root, _MARKER)):
                 raise LabError("%s exists, is not empty and was not made by the lab "
                                "(no %s marker); refusing to wipe it" % (self.root, _MARKER))
+        self._kill_stale()
+        for mount in self._mounts_below_root():
+            subprocess.run(["umount", "--lazy", mount], capture_output=True)
+        left = self._mounts_below_root()
+        if left:  # rmtree would delete what is on them
+            raise LabError("cannot unmount %s below the lab root; refusing to wipe it" % ", ".join(left))
+        if os.path.isdir(self.root):
             shutil.rmtree(self.root)
 
     def _mounts_below_root(self):
@@ -1688,7 +1692,10 @@ remote-control:
             # master is re-parented to PID 1: poll /proc state, not kill -0
             while pf_master and pid_alive(pf_master) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            self._postfix_kill_leftovers(pf_master)
+            try:
+                self._postfix_kill_leftovers(pf_master)
+            except LabError as e:  # reported below, after the rest is stopped too
+                errors.append(str(e))
             self._postfix_running = False
             self.timings["stopped_postfix"] = time.monotonic() - t0
         if self._devlog is not None:
