@@ -4,15 +4,17 @@
 # busy, and counts each test's failures. Not part of .ci/run; run it before a
 # release and after any change to a test that waits for something.
 #
-#   tests/stress.sh [--unit N] [--integration N] [--no-load] [-R REGEX] [--build DIR]
+#   tests/stress.sh [--unit N] [--integration N] [--load ARGS | --no-load] [-R REGEX] [--build DIR]
 #     --unit N          passes of the unit and fuzz-smoke tests (default 30)
 #     --integration N   passes of every integration module (default 5; 0 skips them)
-#     --no-load         no CPU hog (to tell load-only failures from plain ones)
+#     --load ARGS       stress-ng arguments for the load (default "--cpu <cores>"); e.g.
+#                       "--cpu 2 --hdd 1" adds disk writes, as a build running alongside does
+#     --no-load         no load (to tell load-only failures from plain ones)
 #     -R REGEX          only tests whose name matches (ctest -R)
 #     --build DIR       build tree to use (default build; built here if needed)
 #
-# The load is `stress-ng --cpu <cores>`: one busy worker per core, at normal
-# priority, so every test competes for CPU with a hog on each core.
+# The default load is `stress-ng --cpu <cores>`: one busy worker per core, at
+# normal priority, so every test competes for CPU with a hog on each core.
 # Output: one line per pass, then a table of the tests that failed with their
 # failure count; each failing pass's ctest output is kept in DIR/stress/.
 # Exit status 0 only if nothing failed.
@@ -22,6 +24,7 @@ cd "$(dirname "$0")/.." || exit 1
 unit_passes=30
 integration_passes=5
 load=1
+load_args=""
 regex=""
 build=build
 while (($#)); do
@@ -30,15 +33,17 @@ while (($#)); do
       [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "tests/stress.sh: $1 takes a number of passes" >&2; exit 2; }
       if [[ $1 == --unit ]]; then unit_passes=$2; else integration_passes=$2; fi
       shift 2 ;;
+    --load) load_args=${2:?--load takes stress-ng arguments}; shift 2 ;;
     --no-load) load=0; shift ;;
     -R) regex=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "tests/stress.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 cores=$(nproc)
+[[ -n $load_args ]] || load_args="--cpu $cores"
 logs=$build/stress
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -54,9 +59,10 @@ trap stop_hog EXIT
 if ((load)); then
   command -v stress-ng >/dev/null || { echo "tests/stress.sh: needs stress-ng (apt-get install stress-ng)" >&2; exit 1; }
   # --timeout: the hog ends by itself even if this script is killed before its trap runs.
-  stress-ng --cpu "$cores" --timeout 6h --quiet &
+  # shellcheck disable=SC2086  # the arguments are words
+  stress-ng $load_args --timeout 6h --quiet &
   hog_pid=$!
-  load_text="stress-ng --cpu $cores"
+  load_text="stress-ng $load_args"
 else
   load_text="none"
 fi

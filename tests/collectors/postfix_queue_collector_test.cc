@@ -338,7 +338,23 @@ class SpoolTest : public ::testing::Test {
       ::utimensat(AT_FDCWD, path.c_str(), ts, 0);
     }
   }
+  // Collects and keeps the whole-second clock before and after the run: the
+  // collector read its `now` in between (a loaded machine may take seconds).
+  testing::FamilySamples TimedCollect(PostfixQueueCollector& c) {
+    from_ = Now();
+    auto s = Collect(c);
+    to_ = Now();
+    return s;
+  }
+  // The oldest age of `series`, for a message that arrived at `arrival`, is
+  // exact to the clock window of the last TimedCollect.
+  void ExpectAge(testing::FamilySamples& s, const std::string& series, int64_t arrival) {
+    const double age = s["mailstack_postfix_queue_oldest_message_age_seconds"][series];
+    EXPECT_GE(age, from_ - arrival) << series;
+    EXPECT_LE(age, to_ - arrival) << series;
+  }
   std::string root_;
+  int64_t from_ = 0, to_ = 0;
 };
 
 TEST_F(SpoolTest, ReadsArrivalAndSizeFromEachFileHead) {
@@ -356,19 +372,19 @@ TEST_F(SpoolTest, ReadsArrivalAndSizeFromEachFileHead) {
   PostfixQueueCollector::Options o;
   o.instances = {{"spool", "", root_}};
   PostfixQueueCollector c(o);
-  auto s = Collect(c);
+  auto s = TimedCollect(c);
   const std::string p = "postfix_instance=spool,queue=";
   EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=spool"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 2);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 3225);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 7200, 2);
+  ExpectAge(s, p + "deferred", now - 7200);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "hold"], 1);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "hold"], 172800, 2);
+  ExpectAge(s, p + "hold", now - 86400 * 2);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "active"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "incoming"], 0);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "maildrop"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "maildrop"], static_cast<double>(drop.size()));
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "maildrop"], 30, 2);
+  ExpectAge(s, p + "maildrop", now - 30);
   EXPECT_EQ(s["mailstack_postfix_queue_message_age_seconds_bucket"][p + "deferred,le=3600"], 1);
   // Recipients and reasons need showq (defer logs): not emitted in spool mode.
   EXPECT_TRUE(s["mailstack_postfix_queue_recipients"].empty());
@@ -383,23 +399,23 @@ TEST_F(SpoolTest, CachedHeadsFollowChangesMovesAndDeletions) {
   o.instances = {{"spool", "", root_}};
   PostfixQueueCollector c(o);
   const std::string p = "postfix_instance=spool,queue=";
-  auto s = Collect(c);
+  auto s = TimedCollect(c);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 300);
   // Unchanged files come from the cache and give the same numbers.
-  s = Collect(c);
+  s = TimedCollect(c);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 300);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 600, 2);
+  ExpectAge(s, p + "deferred", now - 600);
   // Rewritten in place (new content, new ctime), moved to active, deleted.
   Write("deferred/BBB2", QueueFile(999, now - 7200), 0700);
   ASSERT_EQ(::rename((root_ + "/deferred/A/AAA1").c_str(), (root_ + "/active/AAA1").c_str()), 0);
-  s = Collect(c);
+  s = TimedCollect(c);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 999);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 7200, 2);
+  ExpectAge(s, p + "deferred", now - 7200);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "active"], 1);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "active"], 100);
   ASSERT_EQ(::unlink((root_ + "/deferred/BBB2").c_str()), 0);
-  s = Collect(c);
+  s = TimedCollect(c);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], 0);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 0);
 }
@@ -437,11 +453,11 @@ TEST_F(SpoolTest, ManyNewFilesAcrossHashDirectoriesCountExactly) {
   PostfixQueueCollector c(o);
   const std::string p = "postfix_instance=spool,queue=";
   for (int run = 0; run < 2; ++run) {
-    auto s = Collect(c);
+    auto s = TimedCollect(c);
     EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=spool"], 1) << run;
     EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], files) << run;
     EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], bytes) << run;
-    EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 1000 + 2499, 2) << run;
+    ExpectAge(s, p + "deferred", now - 1000 - 2499);
     EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "hold"], 200) << run;
     EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "hold"], 1400) << run;
   }
@@ -450,10 +466,10 @@ TEST_F(SpoolTest, ManyNewFilesAcrossHashDirectoriesCountExactly) {
     Write(dir_of(i) + ("Q" + std::to_string(100000 + i)), QueueFile(1, now - 10), 0700);
     bytes -= 100 + i - 1;
   }
-  auto s = Collect(c);
+  auto s = TimedCollect(c);
   EXPECT_EQ(s["mailstack_postfix_queue_messages"][p + "deferred"], files);
   EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], bytes);
-  EXPECT_NEAR(s["mailstack_postfix_queue_oldest_message_age_seconds"][p + "deferred"], 1000 + 2499, 2);
+  ExpectAge(s, p + "deferred", now - 1000 - 2499);
 }
 
 TEST_F(SpoolTest, MissingQueueDirectoryIsUpZero) {
