@@ -58,8 +58,10 @@ constexpr MetricDesc kDkimPresent{"mailstack_dkim_record_present", "1 if the sel
 constexpr MetricDesc kDkimValid{"mailstack_dkim_record_valid",
                                 "1 if the DKIM key record is well-formed with a usable rsa or ed25519 key.",
                                 MetricType::Gauge};
-constexpr MetricDesc kDkimBits{"mailstack_dkim_key_bits", "Size of the published DKIM key (RSA modulus bits).",
-                               MetricType::Gauge};
+constexpr MetricDesc kDkimBytes{"mailstack_dkim_key_size_bytes",
+                                "Size of the published DKIM key in bytes (RSA: the modulus, 256 for a 2048-bit "
+                                "key; ed25519: 32).",
+                                MetricType::Gauge};
 constexpr MetricDesc kDkimMatches{"mailstack_dkim_key_matches",
                                   "1 if the published DKIM key is the public half of the configured key_file.",
                                   MetricType::Gauge};
@@ -568,7 +570,7 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
 
 std::vector<MetricDesc> DnsCollector::Describe() const {
   return {kPresent,     kValid,      kLookupFailures, kSpfLookups,       kSpfVoids,     kSpfAuthorizes,
-          kDkimPresent, kDkimValid,  kDkimBits,       kDkimMatches,      kDkimKeyFileError, kDmarcPolicy,
+          kDkimPresent, kDkimValid,  kDkimBytes,      kDkimMatches,      kDkimKeyFileError, kDmarcPolicy,
           kReverseDns,  kDnsblListed, kDnsblError};
 }
 
@@ -833,7 +835,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
         sink.Gauge(kDkimPresent, labels, ds.record.present ? 1 : 0);
         sink.Gauge(kDkimValid, labels, ds.record.valid ? 1 : 0);
       }
-      if (ds.bits >= 0) sink.Gauge(kDkimBits, labels, ds.bits);
+      if (ds.bits >= 0) sink.Gauge(kDkimBytes, labels, ds.bits / 8.0);
       if (ds.matches >= 0) sink.Gauge(kDkimMatches, labels, ds.matches);
       if (!d.dkim[k].key_file.empty() && ds.record.known) sink.Gauge(kDkimKeyFileError, labels, ds.file_error ? 1 : 0);
     }
@@ -843,8 +845,9 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     LogChange(d.domain, problems);
   }
   for (const auto& l : listings) {
-    sink.Gauge(kDnsblListed, {{"ip", l.ip}, {"zone", l.zone}}, l.listed);
-    sink.Gauge(kDnsblError, {{"ip", l.ip}, {"zone", l.zone}}, l.error);
+    // "blocklist", not "zone": zone is a common target label (region, DNS zone) that would clash.
+    sink.Gauge(kDnsblListed, {{"ip", l.ip}, {"blocklist", l.zone}}, l.listed);
+    sink.Gauge(kDnsblError, {{"ip", l.ip}, {"blocklist", l.zone}}, l.error);
   }
   if (dns.lookups() > 0 && dns.failures() == dns.lookups()) {
     return Status::Unavailable("no DNS lookup was answered (" + dns.first_error() + ")");

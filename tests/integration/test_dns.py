@@ -401,21 +401,21 @@ class DnsTest(unittest.TestCase):
         # "mail": the record opendkim-genkey wrote for the lab key, key_file = that key.
         self.assertEqual(sample(m, "mailstack_dkim_record_present", selector="mail", **d), 1)
         self.assertEqual(sample(m, "mailstack_dkim_record_valid", selector="mail", **d), 1)
-        self.assertEqual(sample(m, "mailstack_dkim_key_bits", selector="mail", **d), 2048)
+        self.assertEqual(sample(m, "mailstack_dkim_key_size_bytes", selector="mail", **d), 256)  # 2048 bits
         self.assertEqual(sample(m, "mailstack_dkim_key_matches", selector="mail", **d), 1)
         # "old": a valid RSA-1024 record, but key_file is the lab's 2048-bit key.
         self.assertEqual(sample(m, "mailstack_dkim_record_valid", selector="old", **d), 1)
-        self.assertEqual(sample(m, "mailstack_dkim_key_bits", selector="old", **d), 1024)
+        self.assertEqual(sample(m, "mailstack_dkim_key_size_bytes", selector="old", **d), 128)  # 1024 bits
         self.assertEqual(sample(m, "mailstack_dkim_key_matches", selector="old", **d), 0)
         # "ed": ed25519 (RFC 8463), no key_file: 256 bits, no key_matches series.
         self.assertEqual(sample(m, "mailstack_dkim_record_present", selector="ed", **d), 1)
         self.assertEqual(sample(m, "mailstack_dkim_record_valid", selector="ed", **d), 1)
-        self.assertEqual(sample(m, "mailstack_dkim_key_bits", selector="ed", **d), 256)
+        self.assertEqual(sample(m, "mailstack_dkim_key_size_bytes", selector="ed", **d), 32)  # ed25519
         self.assertIsNone(sample(m, "mailstack_dkim_key_matches", selector="ed", **d))
         # "nosuch": NXDOMAIN.
         self.assertEqual(sample(m, "mailstack_dkim_record_present", selector="nosuch", **d), 0)
         self.assertEqual(sample(m, "mailstack_dkim_record_valid", selector="nosuch", **d), 0)
-        self.assertIsNone(sample(m, "mailstack_dkim_key_bits", selector="nosuch", **d))
+        self.assertIsNone(sample(m, "mailstack_dkim_key_size_bytes", selector="nosuch", **d))
         # broken.test "mail": v=DKIM1; k=rsa; p= is 49 base64 characters (not even a multiple of 4) that would
         # decode to 36 bytes of a cut-off SubjectPublicKeyInfo. The record exists and p= is not empty, but no
         # verifier can use it (RFC 6376 6.1.2: key data not suitable -> PERMFAIL), so it is NOT valid, and it
@@ -423,7 +423,7 @@ class DnsTest(unittest.TestCase):
         b = dict(domain="broken.test", selector="mail")
         self.assertEqual(sample(m, "mailstack_dkim_record_present", **b), 1)
         self.assertEqual(sample(m, "mailstack_dkim_record_valid", **b), 0)
-        self.assertIsNone(sample(m, "mailstack_dkim_key_bits", **b))
+        self.assertIsNone(sample(m, "mailstack_dkim_key_size_bytes", **b))
         self.assertIsNone(sample(m, "mailstack_dkim_key_matches", **b))
 
     def test_e_reverse_dns(self):
@@ -436,8 +436,8 @@ class DnsTest(unittest.TestCase):
         m = first_run()
         for ip, (listed, error) in EXPECTED_DNSBL.items():
             with self.subTest(ip=ip):
-                self.assertEqual(sample(m, "mailstack_dnsbl_listed", ip=ip, zone="bl.test"), listed)
-                self.assertEqual(sample(m, "mailstack_dnsbl_query_error", ip=ip, zone="bl.test"), error)
+                self.assertEqual(sample(m, "mailstack_dnsbl_listed", ip=ip, blocklist="bl.test"), listed)
+                self.assertEqual(sample(m, "mailstack_dnsbl_query_error", ip=ip, blocklist="bl.test"), error)
         # The union of the configured ips, each once: nothing else is queried.
         self.assertEqual(sorted(dict(l)["ip"] for (n, l) in m if n == "mailstack_dnsbl_listed"),
                          sorted(EXPECTED_DNSBL))
