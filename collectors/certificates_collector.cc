@@ -31,7 +31,8 @@ Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const
     if (!files.ok()) return files.status();
     auto items = n.Items();
     for (size_t i = 0; i < files->size(); ++i) {
-      if ((*files)[i][0] != '/') return items[i].Error("must be an absolute path or glob (got \"" + (*files)[i] + "\")");
+      if ((*files)[i][0] != '/')
+        return items[i].Error("must be an absolute path or glob (got \"" + (*files)[i] + "\")");
     }
     o.files = std::move(files).value();
   }

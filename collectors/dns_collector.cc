@@ -116,7 +116,7 @@ struct Check {
 struct DkimState {
   Check record;
   int bits = -1;
-  int matches = -1;      // -1: not checked
+  int matches = -1;  // -1: not checked
   bool file_error = false;
 };
 
@@ -127,7 +127,7 @@ struct DomainState {
   std::vector<int> rdns;         // per ip: -1 unknown, 0, 1
   std::vector<bool> has_ptr;     // per ip: a PTR record exists
   int spf_lookups = -1, spf_voids = -1;
-  std::vector<int> spf_pass;     // per ip: -1 unknown, 0, 1
+  std::vector<int> spf_pass;  // per ip: -1 unknown, 0, 1
   std::vector<DkimState> dkim;
   std::set<std::string> problems;  // sorted: answers arrive in any order
 };
@@ -245,17 +245,22 @@ void EvalFrom(const SpfEvalPtr& ev, const RecordPtr& rec, size_t i, const std::s
         if (!CountLookup(ev, t)) return done(SpfResult::kPermError);
         auto target = Target(ev, t, domain);
         if (!target) return done(SpfResult::kPermError);
-        CheckHost(ev, *target, [ev, on_match, next, done, text = t.text](SpfResult r) {
-          switch (r) {
-            case SpfResult::kPass: done(on_match); return;
-            case SpfResult::kFail:
-            case SpfResult::kSoftFail:
-            case SpfResult::kNeutral: next(); return;
-            case SpfResult::kTempError: done(SpfResult::kTempError); return;
-            case SpfResult::kNone: PermError(ev, "\"" + text + "\" names a domain without an SPF record"); [[fallthrough]];
-            case SpfResult::kPermError: done(SpfResult::kPermError); return;
-          }
-        }, depth + 1);
+        CheckHost(
+            ev, *target,
+            [ev, on_match, next, done, text = t.text](SpfResult r) {
+              switch (r) {
+                case SpfResult::kPass: done(on_match); return;
+                case SpfResult::kFail:
+                case SpfResult::kSoftFail:
+                case SpfResult::kNeutral: next(); return;
+                case SpfResult::kTempError: done(SpfResult::kTempError); return;
+                case SpfResult::kNone:
+                  PermError(ev, "\"" + text + "\" names a domain without an SPF record");
+                  [[fallthrough]];
+                case SpfResult::kPermError: done(SpfResult::kPermError); return;
+              }
+            },
+            depth + 1);
         return;
       }
       case spf::Mechanism::kA: {
@@ -314,32 +319,32 @@ void EvalFrom(const SpfEvalPtr& ev, const RecordPtr& rec, size_t i, const std::s
         if (!target) return done(SpfResult::kPermError);
         ev->r.Query(DnsClient::ReverseName(ev->ip), DnsType::kPtr,
                     [ev, target = *target, on_match, next, done](const DnsAnswer& a) {
-          // RFC 7208 5.5: a DNS error on the PTR lookup means no match.
-          std::vector<std::string> names;
-          for (const auto& n : a.ptr) {
-            if (!n.empty() && names.size() < 10) names.push_back(n);
-          }
-          if (names.empty()) return next();
-          struct Join {
-            size_t left;
-            bool matched = false;
-          };
-          auto join = std::make_shared<Join>(Join{names.size()});
-          const DnsType type = ev->ip.size() == 16 ? DnsType::kAaaa : DnsType::kA;
-          for (const auto& name : names) {
-            ev->r.Query(name, type, [ev, name, target, join, on_match, next, done](const DnsAnswer& h) {
-              const bool validated = AnyInNetwork(ev->ip, h.addrs, static_cast<int>(ev->ip.size()) * 8);
-              const bool in_target = name == target ||
-                                     (name.size() > target.size() &&
-                                      name.compare(name.size() - target.size(), target.size(), target) == 0 &&
-                                      name[name.size() - target.size() - 1] == '.');
-              if (validated && in_target) join->matched = true;
-              if (--join->left > 0) return;
-              if (join->matched) return done(on_match);
-              next();
-            });
-          }
-        });
+                      // RFC 7208 5.5: a DNS error on the PTR lookup means no match.
+                      std::vector<std::string> names;
+                      for (const auto& n : a.ptr) {
+                        if (!n.empty() && names.size() < 10) names.push_back(n);
+                      }
+                      if (names.empty()) return next();
+                      struct Join {
+                        size_t left;
+                        bool matched = false;
+                      };
+                      auto join = std::make_shared<Join>(Join{names.size()});
+                      const DnsType type = ev->ip.size() == 16 ? DnsType::kAaaa : DnsType::kA;
+                      for (const auto& name : names) {
+                        ev->r.Query(name, type, [ev, name, target, join, on_match, next, done](const DnsAnswer& h) {
+                          const bool validated = AnyInNetwork(ev->ip, h.addrs, static_cast<int>(ev->ip.size()) * 8);
+                          const bool in_target = name == target || (name.size() > target.size() &&
+                                                                    name.compare(name.size() - target.size(),
+                                                                                 target.size(), target) == 0 &&
+                                                                    name[name.size() - target.size() - 1] == '.');
+                          if (validated && in_target) join->matched = true;
+                          if (--join->left > 0) return;
+                          if (join->matched) return done(on_match);
+                          next();
+                        });
+                      }
+                    });
         return;
       }
       case spf::Mechanism::kExists: {
@@ -363,13 +368,16 @@ void EvalFrom(const SpfEvalPtr& ev, const RecordPtr& rec, size_t i, const std::s
     if (!CountLookup(ev, *redirect)) return done(SpfResult::kPermError);
     auto target = Target(ev, *redirect, domain);
     if (!target) return done(SpfResult::kPermError);
-    CheckHost(ev, *target, [ev, done, text = redirect->text](SpfResult r) {
-      if (r == SpfResult::kNone) {
-        PermError(ev, "\"" + text + "\" names a domain without an SPF record");
-        return done(SpfResult::kPermError);
-      }
-      done(r);
-    }, depth + 1);
+    CheckHost(
+        ev, *target,
+        [ev, done, text = redirect->text](SpfResult r) {
+          if (r == SpfResult::kNone) {
+            PermError(ev, "\"" + text + "\" names a domain without an SPF record");
+            return done(SpfResult::kPermError);
+          }
+          done(r);
+        },
+        depth + 1);
     return;
   }
   done(SpfResult::kNeutral);
@@ -472,7 +480,7 @@ Result<std::string> DkimPublicKeyFromFile(const std::string& path) {
   // key is what the quoted strings say once joined.
   std::string record;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == ';' ) {  // a comment outside quotes runs to the end of the line
+    if (text[i] == ';') {  // a comment outside quotes runs to the end of the line
       while (i < text.size() && text[i] != '\n') ++i;
       continue;
     }
@@ -489,9 +497,7 @@ Result<std::string> DkimPublicKeyFromFile(const std::string& path) {
   return PublicDer(key.get());
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& section) {
   Options o;
@@ -569,9 +575,9 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
 }
 
 std::vector<MetricDesc> DnsCollector::Describe() const {
-  return {kPresent,     kValid,      kLookupFailures, kSpfLookups,       kSpfVoids,     kSpfAuthorizes,
-          kDkimPresent, kDkimValid,  kDkimBytes,      kDkimMatches,      kDkimKeyFileError, kDmarcPolicy,
-          kReverseDns,  kDnsblListed, kDnsblError};
+  return {kPresent,          kValid,       kLookupFailures, kSpfLookups,  kSpfVoids,
+          kSpfAuthorizes,    kDkimPresent, kDkimValid,      kDkimBytes,   kDkimMatches,
+          kDkimKeyFileError, kDmarcPolicy, kReverseDns,     kDnsblListed, kDnsblError};
 }
 
 void DnsCollector::LogChange(const std::string& key, const std::string& message) {
@@ -608,8 +614,10 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       bool names = dp->mail_host.empty() && !a.mx.empty();
       for (const auto& [pref, host] : a.mx) names = names || host == dp->mail_host;
       s->mx.Set(!a.mx.empty(), names);
-      if (a.mx.empty()) s->problems.insert("no MX record");
-      else if (!names) s->problems.insert("no MX names " + dp->mail_host);
+      if (a.mx.empty())
+        s->problems.insert("no MX record");
+      else if (!names)
+        s->problems.insert("no MX names " + dp->mail_host);
     });
 
     // A / AAAA of mail_host equal our ips; PTR of each ip forward-confirmed.
@@ -625,7 +633,7 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
           (type == DnsType::kA ? s->a : s->aaaa).Set(!got.empty(), got == want);
           if (got != want) {
             s->problems.insert(std::string(net::DnsTypeName(type)) + " of " + dp->mail_host +
-                                  " differs from the configured ips");
+                               " differs from the configured ips");
           }
         });
       }
@@ -637,8 +645,8 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
           const bool names = std::find(a.ptr.begin(), a.ptr.end(), dp->mail_host) != a.ptr.end();
           if (!names) {
             s->rdns[i] = 0;
-            s->problems.insert("PTR of " + dp->ips[i] + " is " + (a.ptr.empty() ? "missing" : a.ptr[0]) +
-                                  ", not " + dp->mail_host);
+            s->problems.insert("PTR of " + dp->ips[i] + " is " + (a.ptr.empty() ? "missing" : a.ptr[0]) + ", not " +
+                               dp->mail_host);
             return;
           }
           r.Query(dp->mail_host, ip.size() == 4 ? DnsType::kA : DnsType::kAaaa, [s, dp, i, ip](const DnsAnswer& f) {
@@ -660,21 +668,27 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       if (n == 0) s->problems.insert("no SPF record");
     });
     auto count = std::make_shared<SpfEval>(SpfEval{r, {}, d.domain, d.mail_host, 0, 0, ""});
-    CheckHost(count, d.domain, [s, count](SpfResult res) {
-      if (res == SpfResult::kTempError) return;
-      s->spf_lookups = count->lookups;
-      s->spf_voids = count->voids;
-      const bool ok = res != SpfResult::kPermError && res != SpfResult::kNone;
-      if (s->spf.known) s->spf.valid = ok && s->spf.present;
-      if (res == SpfResult::kPermError) s->problems.insert("SPF: " + count->error);
-    }, 0);
+    CheckHost(
+        count, d.domain,
+        [s, count](SpfResult res) {
+          if (res == SpfResult::kTempError) return;
+          s->spf_lookups = count->lookups;
+          s->spf_voids = count->voids;
+          const bool ok = res != SpfResult::kPermError && res != SpfResult::kNone;
+          if (s->spf.known) s->spf.valid = ok && s->spf.present;
+          if (res == SpfResult::kPermError) s->problems.insert("SPF: " + count->error);
+        },
+        0);
     for (size_t i = 0; i < d.ips.size(); ++i) {
       auto ev = std::make_shared<SpfEval>(SpfEval{r, d.ip_bytes[i], d.domain, d.mail_host, 0, 0, ""});
-      CheckHost(ev, d.domain, [s, i, dp](SpfResult res) {
-        if (res == SpfResult::kTempError) return;
-        s->spf_pass[i] = res == SpfResult::kPass ? 1 : 0;
-        if (res != SpfResult::kPass) s->problems.insert("SPF does not authorize " + dp->ips[i]);
-      }, 0);
+      CheckHost(
+          ev, d.domain,
+          [s, i, dp](SpfResult res) {
+            if (res == SpfResult::kTempError) return;
+            s->spf_pass[i] = res == SpfResult::kPass ? 1 : 0;
+            if (res != SpfResult::kPass) s->problems.insert("SPF does not authorize " + dp->ips[i]);
+          },
+          0);
     }
 
     // DMARC, MTA-STS, TLS-RPT.

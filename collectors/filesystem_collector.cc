@@ -15,32 +15,29 @@ using prometheus::MetricType;
 constexpr MetricDesc kSize{"mailstack_filesystem_size_bytes",
                            "Size of the filesystem holding path, in bytes (statvfs f_blocks * f_frsize).",
                            MetricType::Gauge};
-constexpr MetricDesc kAvail{"mailstack_filesystem_avail_bytes",
-                            "Space available to unprivileged users on the filesystem holding path, in bytes (f_bavail).",
+constexpr MetricDesc kAvail{
+    "mailstack_filesystem_avail_bytes",
+    "Space available to unprivileged users on the filesystem holding path, in bytes (f_bavail).", MetricType::Gauge};
+constexpr MetricDesc kFree{
+    "mailstack_filesystem_free_bytes",
+    "Free space on the filesystem holding path including root-reserved blocks, in bytes (f_bfree).", MetricType::Gauge};
+constexpr MetricDesc kFiles{"mailstack_filesystem_files", "Inodes on the filesystem holding path (f_files).",
                             MetricType::Gauge};
-constexpr MetricDesc kFree{"mailstack_filesystem_free_bytes",
-                           "Free space on the filesystem holding path including root-reserved blocks, in bytes (f_bfree).",
-                           MetricType::Gauge};
-constexpr MetricDesc kFiles{"mailstack_filesystem_files",
-                            "Inodes on the filesystem holding path (f_files).", MetricType::Gauge};
 constexpr MetricDesc kFilesFree{"mailstack_filesystem_files_free",
-                                "Free inodes on the filesystem holding path (f_ffree).",
-                                MetricType::Gauge};
+                                "Free inodes on the filesystem holding path (f_ffree).", MetricType::Gauge};
 constexpr MetricDesc kReadonly{"mailstack_filesystem_readonly",
-                               "1 if the filesystem holding path is mounted read-only.",
-                               MetricType::Gauge};
+                               "1 if the filesystem holding path is mounted read-only.", MetricType::Gauge};
 constexpr MetricDesc kDeviceError{"mailstack_filesystem_device_error",
-                                  "1 if statvfs of path failed or did not return by the deadline.",
-                                  MetricType::Gauge};
+                                  "1 if statvfs of path failed or did not return by the deadline.", MetricType::Gauge};
 
 }  // namespace
 
 struct FilesystemCollector::PendingStat {
   std::mutex mu;
   std::condition_variable cv;
-  bool done = false;         // guarded by mu
-  int err = 0;               // guarded by mu
-  struct statvfs st {};      // guarded by mu
+  bool done = false;     // guarded by mu
+  int err = 0;           // guarded by mu
+  struct statvfs st {};  // guarded by mu
 };
 
 Result<FilesystemCollector::Options> FilesystemCollector::ParseOptions(const ConfigNode& section) {

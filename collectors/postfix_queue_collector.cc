@@ -24,17 +24,16 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
 using parse::kDeferReasonCount;
 using parse::kDeferReasonNames;
 using parse::kQueueCount;
 using parse::kQueueNames;
+using prometheus::MetricType;
 
 constexpr MetricDesc kUp{"mailstack_postfix_up",
                          "1 if the Postfix queue of the instance could be read from showq, 0 if not (see the log).",
                          MetricType::Gauge};
-constexpr MetricDesc kMessages{"mailstack_postfix_queue_messages", "Messages in the Postfix queue.",
-                               MetricType::Gauge};
+constexpr MetricDesc kMessages{"mailstack_postfix_queue_messages", "Messages in the Postfix queue.", MetricType::Gauge};
 constexpr MetricDesc kBytes{"mailstack_postfix_queue_size_bytes", "Total size of the messages in the Postfix queue.",
                             MetricType::Gauge};
 constexpr MetricDesc kRecipients{"mailstack_postfix_queue_recipients",
@@ -42,11 +41,10 @@ constexpr MetricDesc kRecipients{"mailstack_postfix_queue_recipients",
                                  MetricType::Gauge};
 constexpr MetricDesc kOldest{"mailstack_postfix_queue_oldest_message_age_seconds",
                              "Age of the oldest message in the Postfix queue (0 when empty).", MetricType::Gauge};
-constexpr MetricDesc kAge{"mailstack_postfix_queue_message_age_seconds",
-                          "Ages of the messages in the Postfix queue.", MetricType::Histogram};
+constexpr MetricDesc kAge{"mailstack_postfix_queue_message_age_seconds", "Ages of the messages in the Postfix queue.",
+                          MetricType::Histogram};
 constexpr MetricDesc kDeferred{"mailstack_postfix_queue_deferred_recipients",
-                               "Recipients of deferred messages by class of their delay reason.",
-                               MetricType::Gauge};
+                               "Recipients of deferred messages by class of their delay reason.", MetricType::Gauge};
 
 // A minute to a week: the default maximal_queue_lifetime is 5 days.
 const std::vector<double> kAgeBuckets = {60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800};
@@ -168,8 +166,8 @@ int64_t StatCtimeNs(const struct stat& st) {
 
 // A queue file to read (new, or changed since it was cached) and what reading it gave.
 struct HeadRead {
-  int dirfd = -1;   // open until the batch is flushed
-  std::string key;  // path below queue_directory: the cache key
+  int dirfd = -1;      // open until the batch is flushed
+  std::string key;     // path below queue_directory: the cache key
   size_t name_at = 0;  // the file name is key.substr(name_at)
   parse::Queue queue = parse::Queue::kActive;
   int err = 0;             // errno of the open
@@ -248,8 +246,8 @@ Status FlushBatch(WalkState& w) {
   auto& batch = w.batch;
   if (batch.empty()) return Status::Ok();
   const unsigned readers = batch.size() < kParallelMin ? 1
-                           : w.readers > 0      ? w.readers
-                                                : std::clamp(UsableCpus(), 1u, kMaxReaders);
+                           : w.readers > 0             ? w.readers
+                                                       : std::clamp(UsableCpus(), 1u, kMaxReaders);
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < batch.size();) {
@@ -299,8 +297,8 @@ Status FlushBatch(WalkState& w) {
 // Walks one queue directory (recursing into one-character hash
 // subdirectories, as mail_scan_dir does) and adds each complete queue file:
 // from the cache when its inode and ctime are unchanged, else read (batched).
-Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_prefix, parse::Queue queue,
-                    bool recurse, WalkState& w) {
+Status WalkQueueDir(int dirfd, const std::string& path, const std::string& key_prefix, parse::Queue queue, bool recurse,
+                    WalkState& w) {
   DIR* d = ::fdopendir(dirfd);
   if (d == nullptr) {
     ::close(dirfd);
@@ -375,8 +373,10 @@ Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectCo
     if (!s.ok()) return s.WithContext("spool");
   }
   for (auto it = cache.begin(); it != cache.end();) {
-    if (it->second.seen != w.run) it = cache.erase(it);
-    else ++it;
+    if (it->second.seen != w.run)
+      it = cache.erase(it);
+    else
+      ++it;
   }
   return Status::Ok();
 }

@@ -24,7 +24,7 @@ namespace mailstack {
 class PostfixQueueCollector final : public Collector {
  public:
   struct Instance {
-    std::string name;   // value of the postfix_instance label
+    std::string name;             // value of the postfix_instance label
     std::string showq;            // unix socket path, or HOST:PORT of a showq inet service
     std::string queue_directory;  // spool mode instead of showq (exactly one is set)
   };
@@ -66,8 +66,8 @@ class PostfixQueueCollector final : public Collector {
 
  private:
   Options options_;
-  ProblemMemo problems_;  // per instance
-  std::map<std::string, HeadCache> head_cache_;    // instance -> cache
+  ProblemMemo problems_;                         // per instance
+  std::map<std::string, HeadCache> head_cache_;  // instance -> cache
   uint64_t run_ = 0;
 };
 

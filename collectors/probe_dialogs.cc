@@ -49,8 +49,7 @@ std::string_view ReasonName(Reason r) {
 }
 
 const std::vector<std::string_view>& ReasonNames() {
-  static const std::vector<std::string_view> kNames = {"resolve", "connect", "timeout", "tls", "protocol",
-                                                       "rejected"};
+  static const std::vector<std::string_view> kNames = {"resolve", "connect", "timeout", "tls", "protocol", "rejected"};
   return kNames;
 }
 
@@ -380,8 +379,8 @@ mailstack::Result<net::Fd> Dial(const Target& target, const Deadline& deadline, 
     // Each address gets its share of the time left, so one blackholed
     // address (often the IPv6 one, sorted first) leaves time for the others.
     const Deadline share(i + 1 == addrs->size() ? deadline.at()
-                                                 : std::chrono::steady_clock::now() +
-                                                       deadline.Remaining() / static_cast<int>(addrs->size() - i));
+                                                : std::chrono::steady_clock::now() +
+                                                      deadline.Remaining() / static_cast<int>(addrs->size() - i));
     auto fd = net::Connect(a.addr, a.len, "connect " + host + " (" + a.ToString() + ")", share, stop);
     if (fd.ok()) return fd;
     last = fd.status();

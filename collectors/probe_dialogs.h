@@ -29,7 +29,7 @@ const std::vector<std::string_view>& ReasonNames();
 struct Target {
   std::string name;
   Protocol protocol = Protocol::kTcp;
-  std::string address;      // IP:PORT, [V6]:PORT, NAME:PORT or a unix socket path
+  std::string address;  // IP:PORT, [V6]:PORT, NAME:PORT or a unix socket path
   Tls tls = Tls::kNone;
   std::string server_name;  // SNI and name check; empty: the host of address
   std::string helo_name;    // EHLO/LHLO argument

@@ -14,9 +14,9 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
 using probe::Protocol;
 using probe::Tls;
+using prometheus::MetricType;
 
 constexpr MetricDesc kSuccess{"mailstack_probe_success",
                               "1 if the last probe of the target completed its protocol dialog.", MetricType::Gauge};
@@ -42,8 +42,9 @@ struct ProtocolEntry {
   Protocol protocol;
 };
 constexpr ProtocolEntry kProtocols[] = {
-    {"smtp", Protocol::kSmtp},   {"submission", Protocol::kSubmission}, {"lmtp", Protocol::kLmtp},
-    {"imap", Protocol::kImap},   {"pop3", Protocol::kPop3},             {"sieve", Protocol::kSieve},
+    {"smtp", Protocol::kSmtp},     {"submission", Protocol::kSubmission},
+    {"lmtp", Protocol::kLmtp},     {"imap", Protocol::kImap},
+    {"pop3", Protocol::kPop3},     {"sieve", Protocol::kSieve},
     {"milter", Protocol::kMilter}, {"tcp", Protocol::kTcp},
 };
 
@@ -159,8 +160,8 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
 }
 
 std::vector<MetricDesc> ProbesCollector::Describe() const {
-  return {kSuccess, kDuration, kFailure, kTlsVersion, kTlsNotAfter, kTlsNotBefore, kTlsExpiry, kTlsValid,
-          kTlsInfo, kServedMatches, kCertFileError};
+  return {kSuccess,   kDuration, kFailure, kTlsVersion,    kTlsNotAfter,  kTlsNotBefore,
+          kTlsExpiry, kTlsValid, kTlsInfo, kServedMatches, kCertFileError};
 }
 
 void ProbesCollector::LogChange(const std::string& key, const std::string& kind, const std::string& message) {
@@ -246,7 +247,8 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       } else if (r.tls_done && !r.chain.empty()) {
         const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
         sink.Gauge(kServedMatches, {{"target", t.name}}, same ? 1 : 0);
-        if (!same) file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
+        if (!same)
+          file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
       }
     }
     LogChange(t.name + "/cert_file", file_problem, file_problem);

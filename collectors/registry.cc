@@ -22,16 +22,17 @@ Result<std::unique_ptr<Collector>> Create(const ConfigNode& section) {
 
 const std::vector<CollectorSpec>& CollectorRegistry() {
   static const std::vector<CollectorSpec> kRegistry = {
-      {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)",
-       &Create<FilesystemCollector>},
+      {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)", &Create<FilesystemCollector>},
       {"postfix_queue", true, "Postfix queue depth, bytes and message ages per queue, read from showq",
        &Create<PostfixQueueCollector>},
       {"certificates", false, "TLS certificate files: expiry, validity and identity of every certificate",
        &Create<CertificatesCollector>},
-      {"probes", false, "mail ports by their real protocol dialog (SMTP, IMAP, POP3, ManageSieve, milter) "
+      {"probes", false,
+       "mail ports by their real protocol dialog (SMTP, IMAP, POP3, ManageSieve, milter) "
        "with STARTTLS or implicit TLS, and the certificates they serve",
        &Create<ProbesCollector>},
-      {"dns", false, "DNS and deliverability of our domains: MX, A/AAAA, reverse DNS, SPF (evaluated, lookups "
+      {"dns", false,
+       "DNS and deliverability of our domains: MX, A/AAAA, reverse DNS, SPF (evaluated, lookups "
        "counted), DKIM keys, DMARC, MTA-STS, TLS-RPT, DNSBL listings (c-ares)",
        &Create<DnsCollector>},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",

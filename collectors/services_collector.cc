@@ -17,8 +17,7 @@ namespace {
 using prometheus::MetricType;
 
 constexpr MetricDesc kUp{"mailstack_service_up",
-                         "1 if the unit is active (or a process of the check runs), 0 otherwise.",
-                         MetricType::Gauge};
+                         "1 if the unit is active (or a process of the check runs), 0 otherwise.", MetricType::Gauge};
 constexpr MetricDesc kState{"mailstack_service_state", "systemd ActiveState of the unit (state set).",
                             MetricType::Gauge};
 constexpr MetricDesc kLoadState{"mailstack_service_load_state",
@@ -27,11 +26,10 @@ constexpr MetricDesc kLoadState{"mailstack_service_load_state",
 constexpr MetricDesc kRestarts{"mailstack_service_restarts_total",
                                "Automatic restarts of the service by systemd (NRestarts).", MetricType::Counter};
 constexpr MetricDesc kProcesses{"mailstack_service_processes",
-                                "Running (non-zombie) processes with the check's process name.",
-                                MetricType::Gauge};
+                                "Running (non-zombie) processes with the check's process name.", MetricType::Gauge};
 
-const std::vector<std::string_view> kActiveStates = {"active", "reloading", "inactive", "failed", "activating",
-                                                     "deactivating"};
+const std::vector<std::string_view> kActiveStates = {"active", "reloading",  "inactive",
+                                                     "failed", "activating", "deactivating"};
 const std::vector<std::string_view> kLoadStates = {"loaded", "not-found", "bad-setting", "error", "masked"};
 
 constexpr char kSystemd[] = "org.freedesktop.systemd1";
@@ -42,8 +40,7 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 
 // Errors that mean the connection is gone (systemd or the bus restarted).
 bool ConnectionLost(int r) {
-  return r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE || r == -ECONNREFUSED || r == -ESHUTDOWN ||
-         r == -EBADMSG;
+  return r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE || r == -ECONNREFUSED || r == -ESHUTDOWN || r == -EBADMSG;
 }
 
 Status BusError(const std::string& what, int r, const sd_bus_error& err) {
@@ -206,8 +203,8 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
     uint32_t restarts = 0;
     bool has_restarts = false;
     if (EndsWith(unit, ".service") && load == "loaded" && SetTimeout(bus_, deadline)) {
-      r = sd_bus_get_property_trivial(bus_, kSystemd, path.c_str(), "org.freedesktop.systemd1.Service",
-                                      "NRestarts", &err, 'u', &restarts);
+      r = sd_bus_get_property_trivial(bus_, kSystemd, path.c_str(), "org.freedesktop.systemd1.Service", "NRestarts",
+                                      &err, 'u', &restarts);
       has_restarts = r >= 0;
       if (r < 0 && (ConnectionLost(r) || r == -ETIMEDOUT)) {
         failure = BusError("systemd NRestarts of " + unit, r, err);

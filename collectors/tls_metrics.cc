@@ -1,8 +1,8 @@
 #include "collectors/tls_metrics.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -72,8 +72,8 @@ std::string CertificateSha256(X509* x) {
   return out;
 }
 
-void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view name, std::string_view index,
-                     X509* c, bool valid, int64_t now) {
+void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view name, std::string_view index, X509* c,
+                     bool valid, int64_t now) {
   LabelList labels = {{"source", source}, {"name", name}, {"index", index}};
   const int64_t not_after = ToUnix(X509_get0_notAfter(c));
   sink.Gauge(kTlsNotAfter, labels, static_cast<double>(not_after));
@@ -84,15 +84,21 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
   const std::string issuer = NameToString(X509_get_issuer_name(c));
   const std::string serial = Serial(c);
   const std::string sha256 = CertificateSha256(c);
-  sink.Gauge(kTlsInfo, {{"source", source}, {"name", name}, {"index", index}, {"subject", subject},
-                        {"issuer", issuer}, {"serial", serial}, {"sha256", sha256}},
+  sink.Gauge(kTlsInfo,
+             {{"source", source},
+              {"name", name},
+              {"index", index},
+              {"subject", subject},
+              {"issuer", issuer},
+              {"serial", serial},
+              {"sha256", sha256}},
              1);
 }
 
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
 Result<BioPtr> OpenRegularFile(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(path, errno);
   if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
   BIO* in = BIO_new_file(path.c_str(), "r");
@@ -116,7 +122,7 @@ Result<std::vector<net::X509Ptr>> ReadPemCertificates(const std::string& path) {
 
 Result<X509StorePtr> TrustStores::Get(const std::string& ca_file) {
   const std::string path = ca_file.empty() ? X509_get_default_cert_file() : ca_file;
-  struct stat st{};
+  struct stat st {};
   const bool have = ::stat(path.c_str(), &st) == 0;
   if (!have && !ca_file.empty()) return Status::FromErrno("CA file " + ca_file, errno);
   const int64_t mtime_ns = have ? static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec : 0;
@@ -124,15 +130,15 @@ Result<X509StorePtr> TrustStores::Get(const std::string& ca_file) {
   Entry& e = cache_[ca_file];
   if (e.store && e.ino == st.st_ino && e.size == st.st_size && e.mtime_ns == mtime_ns) return e.store;
   X509StorePtr store(X509_STORE_new(), &X509_STORE_free);
-  int loaded = ca_file.empty() ? X509_STORE_set_default_paths(store.get())
-                               : X509_STORE_load_file(store.get(), ca_file.c_str());
+  int loaded =
+      ca_file.empty() ? X509_STORE_set_default_paths(store.get()) : X509_STORE_load_file(store.get(), ca_file.c_str());
   ERR_clear_error();
   if (loaded != 1) return Status::InvalidArgument("cannot load trust anchors from " + path);
   e = Entry{store, have ? st.st_ino : 0, have ? st.st_size : 0, mtime_ns};
   return store;
 }
 
-bool VerifyChain(X509_STORE* store, X509* cert, STACK_OF(X509)* untrusted, std::string* error) {
+bool VerifyChain(X509_STORE* store, X509* cert, STACK_OF(X509) * untrusted, std::string* error) {
   X509_STORE_CTX* vctx = X509_STORE_CTX_new();
   bool ok = X509_STORE_CTX_init(vctx, store, cert, untrusted) == 1 && X509_verify_cert(vctx) == 1;
   if (!ok && error != nullptr) *error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx));

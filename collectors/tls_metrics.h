@@ -72,7 +72,7 @@ class TrustStores {
 // Whether `cert` chains to a trust anchor of `store` through `untrusted`
 // (may be null) and is within its validity window. On failure `error` says
 // why (OpenSSL's text).
-bool VerifyChain(X509_STORE* store, X509* cert, STACK_OF(X509)* untrusted, std::string* error);
+bool VerifyChain(X509_STORE* store, X509* cert, STACK_OF(X509) * untrusted, std::string* error);
 
 // Whether `cert` is for `name`: an IP literal against IP SANs, a DNS name
 // against DNS SANs (wildcards as RFC 6125) or, without SANs, the CN.

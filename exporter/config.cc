@@ -40,8 +40,8 @@ constexpr Duration kMinInterval = 1s;
 // Checks 1s <= interval and 0 < timeout < interval. Errors point at the key
 // that is set in this section (`interval_at`/`timeout_at` may be undefined,
 // then `section_at` is blamed).
-Status CheckTiming(Duration interval, Duration timeout, const ConfigNode& interval_at,
-                   const ConfigNode& timeout_at, const ConfigNode& section_at) {
+Status CheckTiming(Duration interval, Duration timeout, const ConfigNode& interval_at, const ConfigNode& timeout_at,
+                   const ConfigNode& section_at) {
   const ConfigNode& i_at = interval_at.defined() ? interval_at : section_at;
   const ConfigNode& t_at = timeout_at.defined() ? timeout_at : i_at;
   if (interval < kMinInterval) {
@@ -73,8 +73,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
   if (!timeout.ok()) return timeout.status();
   cfg.default_interval = *interval;
   cfg.default_timeout = *timeout;
-  if (auto s = CheckTiming(*interval, *timeout, defaults["interval"], defaults["timeout"], defaults);
-      !s.ok()) {
+  if (auto s = CheckTiming(*interval, *timeout, defaults["interval"], defaults["timeout"], defaults); !s.ok()) {
     return s;
   }
 
@@ -106,8 +105,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
     if (!c_interval.ok()) return c_interval.status();
     auto c_timeout = section["timeout"].AsDuration(cfg.default_timeout);
     if (!c_timeout.ok()) return c_timeout.status();
-    if (auto s = CheckTiming(*c_interval, *c_timeout, section["interval"], section["timeout"], section);
-        !s.ok()) {
+    if (auto s = CheckTiming(*c_interval, *c_timeout, section["interval"], section["timeout"], section); !s.ok()) {
       return s;
     }
     Result<std::unique_ptr<Collector>> created = Status::Internal("unreachable");

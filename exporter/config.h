@@ -32,8 +32,8 @@ struct Config {
   std::string source;  // file path, or kEmbeddedConfigName
   Duration default_interval;
   Duration default_timeout;
-  std::vector<CollectorConfig> collectors;   // enabled ones, in registry order
-  std::vector<std::string> disabled;         // known collectors that are off
+  std::vector<CollectorConfig> collectors;  // enabled ones, in registry order
+  std::vector<std::string> disabled;        // known collectors that are off
 };
 
 // Parses config text; `file_name` is used in error messages.

@@ -25,20 +25,17 @@ using prometheus::MetricType;
 using namespace std::chrono_literals;
 
 constexpr MetricDesc kBuildInfo{"mailstack_exporter_build_info",
-                                "Version, revision and compiler of mailstack_exporter; always 1.",
-                                MetricType::Gauge};
+                                "Version, revision and compiler of mailstack_exporter; always 1.", MetricType::Gauge};
 constexpr MetricDesc kReloadOk{"mailstack_exporter_config_last_reload_successful",
-                               "1 if the last config load or reload succeeded, 0 if it failed.",
-                               MetricType::Gauge};
+                               "1 if the last config load or reload succeeded, 0 if it failed.", MetricType::Gauge};
 constexpr MetricDesc kReloadTime{"mailstack_exporter_config_last_reload_success_timestamp_seconds",
-                                 "Unix time of the last successful config load or reload.",
-                                 MetricType::Gauge};
+                                 "Unix time of the last successful config load or reload.", MetricType::Gauge};
 constexpr MetricDesc kSuccess{"mailstack_collector_success",
                               "1 if the collector's last run succeeded, 0 if it failed or is overrunning its timeout.",
                               MetricType::Gauge};
-constexpr MetricDesc kDuration{"mailstack_collector_duration_seconds",
-                               "Duration of the collector's last run in seconds (or of the current run while it overruns).",
-                               MetricType::Gauge};
+constexpr MetricDesc kDuration{
+    "mailstack_collector_duration_seconds",
+    "Duration of the collector's last run in seconds (or of the current run while it overruns).", MetricType::Gauge};
 constexpr MetricDesc kLastSuccess{"mailstack_collector_last_success_timestamp_seconds",
                                   "Unix time the collector last finished a successful run (0 if never).",
                                   MetricType::Gauge};
@@ -60,8 +57,7 @@ std::string HtmlEscape(std::string_view s) {
 
 // Joins families by name: samples of same-named families are concatenated so
 // no `# TYPE` line repeats. A same-named family of another type is dropped.
-std::vector<prometheus::MetricFamily> MergeFamilies(
-    std::vector<const prometheus::MetricFamily*> in) {
+std::vector<prometheus::MetricFamily> MergeFamilies(std::vector<const prometheus::MetricFamily*> in) {
   std::vector<prometheus::MetricFamily> out;
   std::map<std::string, size_t> index;
   for (const auto* f : in) {
@@ -85,20 +81,20 @@ std::vector<prometheus::MetricFamily> MergeFamilies(
 }  // namespace
 
 const BuildInfo& GetBuildInfo() {
-  static const BuildInfo kInfo{MAILSTACK_VERSION, MAILSTACK_REVISION,
+  static const BuildInfo kInfo {
+    MAILSTACK_VERSION, MAILSTACK_REVISION,
 #if defined(__clang__)
-                               "clang " __clang_version__
+        "clang " __clang_version__
 #elif defined(__GNUC__)
-                               "gcc " __VERSION__
+        "gcc " __VERSION__
 #else
-                               "unknown"
+        "unknown"
 #endif
   };
   return kInfo;
 }
 
-Exporter::Exporter(Options options)
-    : options_(std::move(options)), runners_(std::make_shared<const RunnerList>()) {}
+Exporter::Exporter(Options options) : options_(std::move(options)), runners_(std::make_shared<const RunnerList>()) {}
 
 Exporter::~Exporter() { Shutdown(); }
 
@@ -126,8 +122,8 @@ Status Exporter::Apply(Config config) {
   auto fresh = std::make_shared<RunnerList>();
   for (auto& c : config.collectors) {
     auto seed = seeds.count(c.name) ? seeds[c.name] : nullptr;
-    fresh->push_back(std::make_shared<CollectorRunner>(c.name, c.collector, c.interval, c.timeout,
-                                                       std::move(seed), nullptr));
+    fresh->push_back(
+        std::make_shared<CollectorRunner>(c.name, c.collector, c.interval, c.timeout, std::move(seed), nullptr));
   }
   for (auto& r : *fresh) r->Start();
   {
@@ -159,8 +155,7 @@ void Exporter::Shutdown() {
   for (const auto& r : *old) r->Stop(1s);
 }
 
-void Exporter::AppendSelfMetrics(const RunnerList& runners,
-                                 const std::vector<CollectorRunner::View>& views,
+void Exporter::AppendSelfMetrics(const RunnerList& runners, const std::vector<CollectorRunner::View>& views,
                                  std::string* out) const {
   const auto& build = GetBuildInfo();
   AppendHeader(out, kBuildInfo);
@@ -177,15 +172,14 @@ void Exporter::AppendSelfMetrics(const RunnerList& runners,
     double (*value)(const CollectorRunner::View&);
   };
   const Column columns[] = {
-      {kSuccess, [](const CollectorRunner::View& v) -> double {
-         return v.overrunning ? 0 : (v.snapshot->success ? 1 : 0);
-       }},
-      {kDuration, [](const CollectorRunner::View& v) -> double {
+      {kSuccess,
+       [](const CollectorRunner::View& v) -> double { return v.overrunning ? 0 : (v.snapshot->success ? 1 : 0); }},
+      {kDuration,
+       [](const CollectorRunner::View& v) -> double {
          return v.overrunning ? v.overrun_seconds : v.snapshot->duration_seconds;
        }},
-      {kLastSuccess, [](const CollectorRunner::View& v) -> double {
-         return v.snapshot ? v.snapshot->last_success_unix : 0;
-       }},
+      {kLastSuccess,
+       [](const CollectorRunner::View& v) -> double { return v.snapshot ? v.snapshot->last_success_unix : 0; }},
   };
   for (const auto& col : columns) {
     AppendHeader(out, col.desc);
@@ -264,8 +258,8 @@ std::string Exporter::RenderLanding(const std::string& telemetry_path) const {
        "<th>last run</th><th>duration</th><th>error</th></tr>\n";
   for (const auto& r : *runners) {
     auto v = r->Current();
-    o << "<tr><td>" << HtmlEscape(r->name()) << "</td><td>" << FormatDuration(r->interval())
-      << "</td><td>" << FormatDuration(r->timeout()) << "</td>";
+    o << "<tr><td>" << HtmlEscape(r->name()) << "</td><td>" << FormatDuration(r->interval()) << "</td><td>"
+      << FormatDuration(r->timeout()) << "</td>";
     if (v.overrunning) {
       o << "<td class=\"fail\">running past its timeout</td><td>" << v.overrun_seconds << "s</td><td></td>";
     } else if (!v.snapshot) {

@@ -49,8 +49,7 @@ class Exporter {
  private:
   using RunnerList = std::vector<std::shared_ptr<CollectorRunner>>;
   std::shared_ptr<const RunnerList> Runners() const;
-  void AppendSelfMetrics(const RunnerList& runners,
-                         const std::vector<CollectorRunner::View>& views,
+  void AppendSelfMetrics(const RunnerList& runners, const std::vector<CollectorRunner::View>& views,
                          std::string* out) const;
 
   const Options options_;

@@ -19,10 +19,14 @@ const char* TypeName(prometheus::MetricType t) {
 
 void AppendLabelValue(std::string* out, std::string_view v) {
   for (char c : v) {
-    if (c == '\\') *out += "\\\\";
-    else if (c == '"') *out += "\\\"";
-    else if (c == '\n') *out += "\\n";
-    else *out += c;
+    if (c == '\\')
+      *out += "\\\\";
+    else if (c == '"')
+      *out += "\\\"";
+    else if (c == '\n')
+      *out += "\\n";
+    else
+      *out += c;
   }
 }
 
@@ -46,8 +50,10 @@ void AppendHeader(std::string* out, const MetricDesc& desc) {
   *out += "# HELP ";
   *out += desc.name;
   *out += ' ';
-  if (desc.help.find_first_of("\\\n") == std::string_view::npos) *out += desc.help;  // the usual case
-  else *out += EscapeHelp(desc.help);
+  if (desc.help.find_first_of("\\\n") == std::string_view::npos)
+    *out += desc.help;  // the usual case
+  else
+    *out += EscapeHelp(desc.help);
   *out += "\n# TYPE ";
   *out += desc.name;
   *out += ' ';

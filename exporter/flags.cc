@@ -29,17 +29,22 @@ constexpr FlagSpec kFlags[] = {
     {"web.config.file", Kind::kString, "Path to an exporter-toolkit web config file (TLS, basic auth)."},
     {"web.disable-exporter-metrics", Kind::kBool, "Do not expose the exporter's own process_* metrics."},
     {"web.max-requests", Kind::kString, "Maximum concurrent scrapes; more get 503. 0 means no limit. Default 40."},
-    {"log.level", Kind::kString, "Only log messages with this severity or above: debug, info, warn, error. Default info."},
+    {"log.level", Kind::kString,
+     "Only log messages with this severity or above: debug, info, warn, error. Default info."},
     {"log.format", Kind::kString, "Log format: logfmt or json. Default logfmt."},
     {"version", Kind::kBool, "Print the version and exit."},
     {"help", Kind::kBool, "Print this help and exit."},
 };
 
 Status Apply(Flags* f, const std::string& name, const std::string& value) {
-  if (name == "config.file") f->config_file = value;
-  else if (name == "web.listen-address") f->listen_addresses.push_back(value);
-  else if (name == "web.telemetry-path") f->telemetry_path = value;
-  else if (name == "web.config.file") f->web_config_file = value;
+  if (name == "config.file")
+    f->config_file = value;
+  else if (name == "web.listen-address")
+    f->listen_addresses.push_back(value);
+  else if (name == "web.telemetry-path")
+    f->telemetry_path = value;
+  else if (name == "web.config.file")
+    f->web_config_file = value;
   else if (name == "web.max-requests") {
     if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos) {
       return Status::InvalidArgument("--web.max-requests: want a number >= 0 (got \"" + value + "\")");
@@ -58,10 +63,14 @@ Status Apply(Flags* f, const std::string& name, const std::string& value) {
 }
 
 Status ApplyBool(Flags* f, const std::string& name, bool v) {
-  if (name == "config.check") f->config_check = v;
-  else if (name == "web.disable-exporter-metrics") f->disable_exporter_metrics = v;
-  else if (name == "version") f->version = v;
-  else if (name == "help") f->help = v;
+  if (name == "config.check")
+    f->config_check = v;
+  else if (name == "web.disable-exporter-metrics")
+    f->disable_exporter_metrics = v;
+  else if (name == "version")
+    f->version = v;
+  else if (name == "help")
+    f->help = v;
   return Status::Ok();
 }
 
@@ -90,7 +99,8 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     bool negated = false;
     const FlagSpec* spec = nullptr;
     for (const auto& s : kFlags) {
-      if (name == s.name) spec = &s;
+      if (name == s.name)
+        spec = &s;
       else if (s.kind == Kind::kBool && name == std::string("no-") + s.name) {
         spec = &s;
         negated = true;
@@ -100,9 +110,12 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     if (spec->kind == Kind::kBool) {
       bool v = !negated;
       if (has_value) {
-        if (value == "true") v = !negated;
-        else if (value == "false") v = negated;
-        else return Status::InvalidArgument("--" + name + ": want true or false (got \"" + value + "\")");
+        if (value == "true")
+          v = !negated;
+        else if (value == "false")
+          v = negated;
+        else
+          return Status::InvalidArgument("--" + name + ": want true or false (got \"" + value + "\")");
       }
       if (auto s = ApplyBool(&f, spec->name, v); !s.ok()) return s;
       continue;
@@ -124,8 +137,10 @@ std::string HelpText() {
   for (const auto& s : kFlags) {
     std::string lhs = std::string("  --") + s.name + (s.kind == Kind::kString ? "=VALUE" : "");
     o << lhs;
-    if (lhs.size() < 34) o << std::string(34 - lhs.size(), ' ');
-    else o << "\n" << std::string(34, ' ');
+    if (lhs.size() < 34)
+      o << std::string(34 - lhs.size(), ' ');
+    else
+      o << "\n" << std::string(34, ' ');
     o << s.help << "\n";
   }
   o << "\nCollectors (enable or configure them under `collectors:` in the config file):\n";
@@ -139,8 +154,8 @@ std::string HelpText() {
 
 std::string VersionText() {
   const auto& b = GetBuildInfo();
-  return "mailstack_exporter, version " + b.version + " (revision: " + b.revision + ")\n  compiler: " +
-         b.compiler + "\n";
+  return "mailstack_exporter, version " + b.version + " (revision: " + b.revision + ")\n  compiler: " + b.compiler +
+         "\n";
 }
 
 Status CheckWebConfigFile(const std::string& path) {
@@ -155,8 +170,7 @@ Status CheckWebConfigFile(const std::string& path) {
   }
   // Known exporter-toolkit keys this build does not implement yet: refuse.
   if (auto n = (*root)["tls_server_config"]; n.defined() && !n.null()) {
-    return n.Error(
-        "TLS is not supported yet (Debian's civetweb crashes on HTTPS); terminate TLS in a reverse proxy");
+    return n.Error("TLS is not supported yet (Debian's civetweb crashes on HTTPS); terminate TLS in a reverse proxy");
   }
   if (auto n = (*root)["basic_auth_users"]; n.defined() && !n.null()) {
     return n.Error("basic auth is not supported yet; put the exporter behind a reverse proxy or bind it to 127.0.0.1");

@@ -13,8 +13,8 @@ namespace {
 
 constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
-void Respond(mg_connection* conn, int code, const char* reason, const char* content_type,
-             const std::string& body, const char* extra_headers = "") {
+void Respond(mg_connection* conn, int code, const char* reason, const char* content_type, const std::string& body,
+             const char* extra_headers = "") {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
             "Cache-Control: no-cache\r\n%sConnection: close\r\n\r\n",
@@ -62,13 +62,15 @@ struct HttpServer::Handler : public CivetHandler {
   void Dispatch(mg_connection* conn, bool is_write) {
     if (kind == Kind::kReload) {
       if (!is_write) {
-        Respond(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8",
-                "Only POST or PUT requests allowed\n", "Allow: POST, PUT\r\n");
+        Respond(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Only POST or PUT requests allowed\n",
+                "Allow: POST, PUT\r\n");
         return;
       }
       Status s = handlers->reload();
-      if (s.ok()) RespondText(conn, 200, "OK", "config reloaded\n");
-      else RespondText(conn, 500, "Internal Server Error", "failed to reload config: " + s.message() + "\n");
+      if (s.ok())
+        RespondText(conn, 200, "OK", "config reloaded\n");
+      else
+        RespondText(conn, 500, "Internal Server Error", "failed to reload config: " + s.message() + "\n");
       return;
     }
     if (is_write) {
@@ -77,15 +79,13 @@ struct HttpServer::Handler : public CivetHandler {
       return;
     }
     switch (kind) {
-      case Kind::kLanding:
-        Respond(conn, 200, "OK", "text/html; charset=utf-8", handlers->landing());
-        return;
-      case Kind::kHealthy:
-        RespondText(conn, 200, "OK", "Healthy\n");
-        return;
+      case Kind::kLanding: Respond(conn, 200, "OK", "text/html; charset=utf-8", handlers->landing()); return;
+      case Kind::kHealthy: RespondText(conn, 200, "OK", "Healthy\n"); return;
       case Kind::kReady:
-        if (handlers->ready()) RespondText(conn, 200, "OK", "Ready\n");
-        else RespondText(conn, 503, "Service Unavailable", "Not ready\n");
+        if (handlers->ready())
+          RespondText(conn, 200, "OK", "Ready\n");
+        else
+          RespondText(conn, 503, "Service Unavailable", "Not ready\n");
         return;
       case Kind::kMetrics: {
         // Bound concurrent scrapes; the slot is released however we leave.
@@ -103,8 +103,7 @@ struct HttpServer::Handler : public CivetHandler {
         Respond(conn, 200, "OK", kMetricsContentType, body);
         return;
       }
-      case Kind::kReload:
-        return;
+      case Kind::kReload: return;
     }
   }
 
@@ -134,8 +133,8 @@ Result<std::string> CivetListenSpec(const std::string& address) {
   if (host == "localhost") host = "127.0.0.1";
   unsigned a, b, c, d;
   char tail;
-  if (std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
-      c > 255 || d > 255) {
+  if (std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 ||
+      d > 255) {
     return Status::InvalidArgument("listen address \"" + address +
                                    "\": host must be an IPv4 address, localhost or empty");
   }
@@ -150,8 +149,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
     if (!ports.empty()) ports += ",";
     ports += *spec;
   }
-  if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
-      options.telemetry_path == "/" || options.telemetry_path.rfind("/-/", 0) == 0 ||
+  if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' || options.telemetry_path == "/" ||
+      options.telemetry_path.rfind("/-/", 0) == 0 ||
       options.telemetry_path.find_first_of("*?|$ ") != std::string::npos) {
     return Status::InvalidArgument(
         "--web.telemetry-path must start with /, must not be / or under /-/, and must not contain * ? | $ or spaces");
@@ -160,10 +159,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   // health checks get through while max_requests scrapes run.
   int threads = (options.max_requests > 0 ? options.max_requests : 40) + 4;
   std::vector<std::string> civet_opts = {
-      "listening_ports", ports,
-      "num_threads", std::to_string(threads),
-      "request_timeout_ms", "10000",
-      "enable_keep_alive", "no",
+      "listening_ports",    ports,   "num_threads",       std::to_string(threads),
+      "request_timeout_ms", "10000", "enable_keep_alive", "no",
   };
   CivetCallbacks callbacks;
   callbacks.log_message = &CivetLog;

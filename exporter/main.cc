@@ -27,8 +27,8 @@ int CheckConfig(const Flags& flags) {
   std::printf("defaults: interval %s, timeout %s\n", FormatDuration(config->default_interval).c_str(),
               FormatDuration(config->default_timeout).c_str());
   for (const auto& c : config->collectors) {
-    std::printf("enabled:  %-16s interval %s, timeout %s\n", c.name.c_str(),
-                FormatDuration(c.interval).c_str(), FormatDuration(c.timeout).c_str());
+    std::printf("enabled:  %-16s interval %s, timeout %s\n", c.name.c_str(), FormatDuration(c.interval).c_str(),
+                FormatDuration(c.timeout).c_str());
   }
   for (const auto& d : config->disabled) std::printf("disabled: %s\n", d.c_str());
   return 0;

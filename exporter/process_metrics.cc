@@ -20,15 +20,12 @@ using prometheus::MetricType;
 
 constexpr MetricDesc kCpu{"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                           MetricType::Counter};
-constexpr MetricDesc kRss{"process_resident_memory_bytes", "Resident memory size in bytes.",
-                          MetricType::Gauge};
-constexpr MetricDesc kVsize{"process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                            MetricType::Gauge};
+constexpr MetricDesc kRss{"process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge};
+constexpr MetricDesc kVsize{"process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge};
 constexpr MetricDesc kOpenFds{"process_open_fds", "Number of open file descriptors.", MetricType::Gauge};
-constexpr MetricDesc kMaxFds{"process_max_fds", "Maximum number of open file descriptors.",
-                             MetricType::Gauge};
-constexpr MetricDesc kStart{"process_start_time_seconds",
-                            "Start time of the process since unix epoch in seconds.", MetricType::Gauge};
+constexpr MetricDesc kMaxFds{"process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge};
+constexpr MetricDesc kStart{"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                            MetricType::Gauge};
 
 bool ReadSmallFile(const char* path, char* buf, size_t cap, size_t* len) {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);

@@ -70,7 +70,7 @@ struct CollectorRunner::Shared {
   Duration timeout;
 
   std::atomic<bool> stop{false};
-  std::mutex wake_mu;                // with wake_cv: sleeps between runs
+  std::mutex wake_mu;  // with wake_cv: sleeps between runs
   std::condition_variable wake_cv;
 
   mutable std::mutex snap_mu;
@@ -93,9 +93,8 @@ struct CollectorRunner::Shared {
   Clock::duration failure_log_backoff = kFirstRepeatLog;
 };
 
-CollectorRunner::CollectorRunner(std::string name, std::shared_ptr<Collector> collector,
-                                 Duration interval, Duration timeout,
-                                 std::shared_ptr<const Snapshot> seed,
+CollectorRunner::CollectorRunner(std::string name, std::shared_ptr<Collector> collector, Duration interval,
+                                 Duration timeout, std::shared_ptr<const Snapshot> seed,
                                  std::function<void()> on_publish)
     : name_(std::move(name)), interval_(interval), timeout_(timeout), shared_(std::make_shared<Shared>()) {
   shared_->name = name_;
@@ -233,8 +232,10 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
         s->failure_log_backoff = std::min<Clock::duration>(s->failure_log_backoff * 2, kMaxRepeatLog);
         s->next_failure_log = end + s->failure_log_backoff;
         MS_LOG(kError, "collector still failing",
-               {{"collector", s->name}, {"failed_runs", s->failed_runs},
-                {"duration", Seconds(duration)}, {"err", status.message()}});
+               {{"collector", s->name},
+                {"failed_runs", s->failed_runs},
+                {"duration", Seconds(duration)},
+                {"err", status.message()}});
       }
     } else if (s->failing) {
       MS_LOG(kInfo, "collector recovered", {{"collector", s->name}, {"failed_runs", s->failed_runs}});

@@ -29,11 +29,11 @@ namespace mailstack {
 struct Snapshot {
   std::vector<prometheus::MetricFamily> families;
   bool success = false;
-  std::string error;               // empty on success
+  std::string error;  // empty on success
   double duration_seconds = 0;
-  double end_unix = 0;             // wall-clock end of the run
-  double last_success_unix = 0;    // 0 until the first successful run
-  uint64_t run = 0;                // 1 for the first run of this collector
+  double end_unix = 0;           // wall-clock end of the run
+  double last_success_unix = 0;  // 0 until the first successful run
+  uint64_t run = 0;              // 1 for the first run of this collector
 };
 
 class CollectorRunner {
@@ -41,9 +41,8 @@ class CollectorRunner {
   // `seed` (may be null) is the last snapshot of the collector this one
   // replaces on reload, served until the first run of this one finishes.
   // `on_publish` is called after each new snapshot (any thread).
-  CollectorRunner(std::string name, std::shared_ptr<Collector> collector, Duration interval,
-                  Duration timeout, std::shared_ptr<const Snapshot> seed,
-                  std::function<void()> on_publish);
+  CollectorRunner(std::string name, std::shared_ptr<Collector> collector, Duration interval, Duration timeout,
+                  std::shared_ptr<const Snapshot> seed, std::function<void()> on_publish);
   // Stops with a 1s grace (see Stop).
   ~CollectorRunner();
 
@@ -57,8 +56,8 @@ class CollectorRunner {
 
   struct View {
     std::shared_ptr<const Snapshot> snapshot;  // null before the first run
-    bool overrunning = false;  // a run is going past its deadline right now
-    double overrun_seconds = 0;  // how long that run has been going
+    bool overrunning = false;                  // a run is going past its deadline right now
+    double overrun_seconds = 0;                // how long that run has been going
   };
   // Thread-safe, never blocks on a run.
   View Current() const;

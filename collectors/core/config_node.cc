@@ -5,11 +5,9 @@
 namespace mailstack {
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
-    : ConfigNode(std::move(node), std::move(file), std::move(path), YAML::Mark::null_mark(),
-                 nullptr) {}
+    : ConfigNode(std::move(node), std::move(file), std::move(path), YAML::Mark::null_mark(), nullptr) {}
 
-ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path,
-                       YAML::Mark fallback,
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path, YAML::Mark fallback,
                        std::shared_ptr<const std::vector<std::string>> implicit)
     : node_(std::move(node)),
       file_(std::move(file)),
@@ -58,9 +56,7 @@ std::string ConfigNode::KindName() const {
 
 Status ConfigNode::ExpectMapAnyKeys() const { return CheckMap(nullptr); }
 
-Status ConfigNode::ExpectMap(std::initializer_list<std::string_view> allowed) const {
-  return CheckMap(&allowed);
-}
+Status ConfigNode::ExpectMap(std::initializer_list<std::string_view> allowed) const { return CheckMap(&allowed); }
 
 Status ConfigNode::CheckMap(const std::initializer_list<std::string_view>* allowed_keys) const {
   if (!node_.IsDefined() || node_.IsNull()) return Status::Ok();
@@ -193,8 +189,7 @@ Result<std::map<std::string, std::string>> ConfigNode::AsStringMap() const {
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
     ConfigNode child(kv.second, file_, path_ + "." + key, kv.first.Mark(), nullptr);
     if (out.count(key)) {
-      return ConfigNode(kv.first, file_, path_ + "." + key, node_.Mark(), nullptr)
-          .Error("duplicate key");
+      return ConfigNode(kv.first, file_, path_ + "." + key, node_.Mark(), nullptr).Error("duplicate key");
     }
     auto v = child.AsString();
     if (!v.ok()) return v.status();

@@ -75,8 +75,8 @@ class ConfigNode {
   Result<Duration> AsDuration(Duration def) const;
 
  private:
-  ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path,
-             YAML::Mark fallback, std::shared_ptr<const std::vector<std::string>> implicit);
+  ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path, YAML::Mark fallback,
+             std::shared_ptr<const std::vector<std::string>> implicit);
   std::string KindName() const;
   Status CheckMap(const std::initializer_list<std::string_view>* allowed_keys) const;
   Result<std::string> Scalar(std::string_view want) const;

@@ -27,6 +27,7 @@ class Deadline {
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(Remaining()).count();
     return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
   }
+
  private:
   Clock::time_point at_;
 };

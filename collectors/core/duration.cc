@@ -12,8 +12,12 @@ struct Unit {
 };
 // Ordered from largest to smallest; "ms" must be tried before "m".
 constexpr Unit kUnits[] = {
-    {"y", 365LL * 24 * 3600 * 1000}, {"w", 7LL * 24 * 3600 * 1000}, {"d", 24LL * 3600 * 1000},
-    {"h", 3600LL * 1000},            {"ms", 1},                     {"m", 60LL * 1000},
+    {"y", 365LL * 24 * 3600 * 1000},
+    {"w", 7LL * 24 * 3600 * 1000},
+    {"d", 24LL * 3600 * 1000},
+    {"h", 3600LL * 1000},
+    {"ms", 1},
+    {"m", 60LL * 1000},
     {"s", 1000},
 };
 constexpr int kRank[] = {0, 1, 2, 3, 6, 4, 5};  // order of magnitude: y..h, m, s, ms
@@ -22,8 +26,8 @@ constexpr int kRank[] = {0, 1, 2, 3, 6, 4, 5};  // order of magnitude: y..h, m, 
 
 Result<Duration> ParseDuration(std::string_view text) {
   const auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument(std::string(why) + " (want e.g. 500ms, 30s, 5m, 1h, 1d; got \"" +
-                                   std::string(text) + "\")");
+    return Status::InvalidArgument(std::string(why) + " (want e.g. 500ms, 30s, 5m, 1h, 1d; got \"" + std::string(text) +
+                                   "\")");
   };
   if (text.empty()) return bad("empty duration");
   if (text == "0") return Duration(0);
@@ -66,8 +70,8 @@ std::string FormatDuration(Duration d) {
     ms = -ms;
   }
   // Prometheus prints y? No: it prints d/w/y only when exact; keep it simple.
-  constexpr Unit kPrint[] = {{"d", 24LL * 3600 * 1000}, {"h", 3600LL * 1000}, {"m", 60LL * 1000},
-                             {"s", 1000},               {"ms", 1}};
+  constexpr Unit kPrint[] = {
+      {"d", 24LL * 3600 * 1000}, {"h", 3600LL * 1000}, {"m", 60LL * 1000}, {"s", 1000}, {"ms", 1}};
   for (const auto& u : kPrint) {
     if (ms >= u.ms) {
       out += std::to_string(ms / u.ms);

@@ -33,9 +33,8 @@ std::string Timestamp() {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -71,8 +70,10 @@ void AppendLogfmtValue(std::string& out, std::string_view v) {
       break;
     }
   }
-  if (quote) AppendQuoted(out, v, "\\x%02x");
-  else out += v;
+  if (quote)
+    AppendQuoted(out, v, "\\x%02x");
+  else
+    out += v;
 }
 
 void AppendJsonString(std::string& out, std::string_view v) { AppendQuoted(out, v, "\\u%04x"); }
@@ -89,18 +90,26 @@ std::string_view Basename(const char* file) {
 }  // namespace
 
 bool ParseLogLevel(std::string_view s, LogLevel* out) {
-  if (s == "debug") *out = LogLevel::kDebug;
-  else if (s == "info") *out = LogLevel::kInfo;
-  else if (s == "warn") *out = LogLevel::kWarn;
-  else if (s == "error") *out = LogLevel::kError;
-  else return false;
+  if (s == "debug")
+    *out = LogLevel::kDebug;
+  else if (s == "info")
+    *out = LogLevel::kInfo;
+  else if (s == "warn")
+    *out = LogLevel::kWarn;
+  else if (s == "error")
+    *out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
 bool ParseLogFormat(std::string_view s, LogFormat* out) {
-  if (s == "logfmt") *out = LogFormat::kLogfmt;
-  else if (s == "json") *out = LogFormat::kJson;
-  else return false;
+  if (s == "logfmt")
+    *out = LogFormat::kLogfmt;
+  else if (s == "json")
+    *out = LogFormat::kJson;
+  else
+    return false;
   return true;
 }
 
@@ -113,8 +122,7 @@ void SetLogSinkForTest(std::function<void(std::string_view)> sink) {
   g_sink = std::move(sink);
 }
 
-void Log(LogLevel level, const char* file, int line, std::string_view msg,
-         std::initializer_list<LogField> fields) {
+void Log(LogLevel level, const char* file, int line, std::string_view msg, std::initializer_list<LogField> fields) {
   std::string caller(Basename(file));
   caller += ':';
   caller += std::to_string(line);

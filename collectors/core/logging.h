@@ -40,8 +40,7 @@ bool LogEnabled(LogLevel level);
 // Replaces the output (default: stderr). For tests; nullptr restores stderr.
 void SetLogSinkForTest(std::function<void(std::string_view line)> sink);
 
-void Log(LogLevel level, const char* file, int line, std::string_view msg,
-         std::initializer_list<LogField> fields = {});
+void Log(LogLevel level, const char* file, int line, std::string_view msg, std::initializer_list<LogField> fields = {});
 
 // For collectors that log a problem per item (path, instance, target): the
 // last problem logged for each item, so a problem is logged once per
@@ -64,8 +63,8 @@ class ProblemMemo {
 
 }  // namespace mailstack
 
-#define MS_LOG(level, msg, ...)                                                             \
-  do {                                                                                      \
-    if (::mailstack::LogEnabled(::mailstack::LogLevel::level))                              \
+#define MS_LOG(level, msg, ...)                                                               \
+  do {                                                                                        \
+    if (::mailstack::LogEnabled(::mailstack::LogLevel::level))                                \
       ::mailstack::Log(::mailstack::LogLevel::level, __FILE__, __LINE__, msg, ##__VA_ARGS__); \
   } while (0)

@@ -6,9 +6,12 @@ std::string EscapeHelp(std::string_view help) {
   std::string out;
   out.reserve(help.size());
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -46,10 +49,8 @@ void MetricSink::Counter(const MetricDesc& desc, LabelList labels, double value)
   Add(desc, labels).counter.value = value;
 }
 
-void MetricSink::Histogram(const MetricDesc& desc, LabelList labels,
-                           const std::vector<double>& bounds,
-                           const std::vector<uint64_t>& bucket_counts, double sum,
-                           uint64_t count) {
+void MetricSink::Histogram(const MetricDesc& desc, LabelList labels, const std::vector<double>& bounds,
+                           const std::vector<uint64_t>& bucket_counts, double sum, uint64_t count) {
   auto& m = Add(desc, labels);
   m.histogram.sample_count = count;
   m.histogram.sample_sum = sum;

@@ -13,21 +13,16 @@ Status Status::FromErrno(std::string_view context, int err) {
   msg += strerror_r(err, buf, sizeof buf);
   switch (err) {
     case ENOENT:
-    case ENOTDIR:
-      return NotFound(std::move(msg));
+    case ENOTDIR: return NotFound(std::move(msg));
     case EACCES:
-    case EPERM:
-      return PermissionDenied(std::move(msg));
-    case ETIMEDOUT:
-      return DeadlineExceeded(std::move(msg));
+    case EPERM: return PermissionDenied(std::move(msg));
+    case ETIMEDOUT: return DeadlineExceeded(std::move(msg));
     case ECONNREFUSED:
     case ECONNRESET:
     case EPIPE:
     case EHOSTUNREACH:
-    case ENETUNREACH:
-      return Unavailable(std::move(msg));
-    default:
-      return IOError(std::move(msg));
+    case ENETUNREACH: return Unavailable(std::move(msg));
+    default: return IOError(std::move(msg));
   }
 }
 

@@ -15,8 +15,8 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,   // bad config or bad input
-    kNotFound,          // missing file, socket, unit
+    kInvalidArgument,  // bad config or bad input
+    kNotFound,         // missing file, socket, unit
     kPermissionDenied,
     kDeadlineExceeded,  // the run's deadline passed
     kUnavailable,       // peer refused, closed, stopped
@@ -52,7 +52,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}                                              // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).ok()); }  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(v_); }

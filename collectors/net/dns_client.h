@@ -28,11 +28,11 @@ std::string CanonicalName(std::string_view name);
 
 struct DnsAnswer {
   enum Rcode { kOk, kNxDomain, kNoData, kError } rcode = kError;
-  std::string error;                             // kError: why (timeout, SERVFAIL, refused, ...)
-  std::vector<std::string> txt;                  // one string per TXT record (its strings concatenated)
-  std::vector<std::pair<int, std::string>> mx;   // preference, host (lower case, no trailing dot)
-  std::vector<std::vector<uint8_t>> addrs;       // A (4 bytes) or AAAA (16 bytes), network order
-  std::vector<std::string> ptr;                  // PTR targets (lower case, no trailing dot)
+  std::string error;                            // kError: why (timeout, SERVFAIL, refused, ...)
+  std::vector<std::string> txt;                 // one string per TXT record (its strings concatenated)
+  std::vector<std::pair<int, std::string>> mx;  // preference, host (lower case, no trailing dot)
+  std::vector<std::vector<uint8_t>> addrs;      // A (4 bytes) or AAAA (16 bytes), network order
+  std::vector<std::string> ptr;                 // PTR targets (lower case, no trailing dot)
 
   bool ok() const { return rcode == kOk; }
   bool failed() const { return rcode == kError; }
@@ -78,8 +78,8 @@ class DnsClient {
   static void OnAnswer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
   void Complete(const std::string& key, DnsAnswer answer);
 
-  void* channel_ = nullptr;  // ares_channel
-  std::map<std::string, Entry> entries_;  // "type name" -> entry
+  void* channel_ = nullptr;                             // ares_channel
+  std::map<std::string, Entry> entries_;                // "type name" -> entry
   std::deque<std::pair<Callback, std::string>> ready_;  // callbacks to run, with the entry key
   int in_flight_ = 0;
   bool expired_ = false;

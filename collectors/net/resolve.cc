@@ -73,8 +73,7 @@ bool IsHostName(const std::string& host) {
       label = 0;
       continue;
     }
-    const bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                     c == '_';
+    const bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ldh || ++label > 63) return false;
     if (c == '-' && label == 1) return false;
   }

@@ -178,7 +178,8 @@ Status ReadUntilEof(int fd, const Deadline& deadline, const std::atomic<bool>* s
     }
     const auto now = Clock::now();
     if (got > 0) {
-      const double elapsed_us = std::max<double>(1, std::chrono::duration<double, std::micro>(now - last_drain).count());
+      const double elapsed_us =
+          std::max<double>(1, std::chrono::duration<double, std::micro>(now - last_drain).count());
       const double pace_us = kPaceBytes * elapsed_us / static_cast<double>(got);
       sleep = std::clamp(Micros(static_cast<Micros::rep>(pace_us)), kMinSleep, kMaxSleep);
       last_data = now;

@@ -37,8 +37,7 @@ class Fd {
 // `address` is an absolute unix socket path, or HOST:PORT / [V6]:PORT with a
 // numeric host or "localhost". Errors read "connect <address>: <cause>".
 // `stop` (may be null) ends the wait early.
-Result<Fd> Connect(const std::string& address, const Deadline& deadline,
-                   const std::atomic<bool>* stop = nullptr);
+Result<Fd> Connect(const std::string& address, const Deadline& deadline, const std::atomic<bool>* stop = nullptr);
 
 // The same for an address already resolved; `ctx` starts error messages.
 Result<Fd> Connect(const sockaddr_storage& addr, socklen_t len, const std::string& ctx, const Deadline& deadline,

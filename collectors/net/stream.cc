@@ -14,7 +14,7 @@ namespace mailstack::net {
 
 namespace {
 
-constexpr int kSliceMs = 100;     // how often a wait looks at the stop flag
+constexpr int kSliceMs = 100;    // how often a wait looks at the stop flag
 constexpr size_t kChunk = 4096;  // bytes per read
 
 std::string OpenSslReason() {

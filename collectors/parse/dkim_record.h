@@ -9,12 +9,12 @@
 namespace mailstack::dkim {
 
 struct KeyRecord {
-  std::string version;    // "DKIM1" or empty if v= absent (v= is optional; if present it MUST be first and DKIM1)
-  std::string key_type;   // "rsa" (default) or "ed25519"
+  std::string version;         // "DKIM1" or empty if v= absent (v= is optional; if present it MUST be first and DKIM1)
+  std::string key_type;        // "rsa" (default) or "ed25519"
   std::string public_key_b64;  // p= with all whitespace removed; empty = revoked key
-  std::string hash_algs;  // h= as written, may be empty
-  std::string flags;      // t= as written
-  std::string services;   // s= as written
+  std::string hash_algs;       // h= as written, may be empty
+  std::string flags;           // t= as written
+  std::string services;        // s= as written
 };
 
 // Parses a DKIM TXT record (the strings of one TXT RR already concatenated). Tag list syntax

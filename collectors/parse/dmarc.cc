@@ -28,8 +28,7 @@ std::string Quoted(std::string_view s) { return "\"" + Printable(s) + "\""; }
 
 // `txt` starts with `version` and then *WSP and ';' or the end. Returns the offset after the ';' (or the
 // size) in *rest_at.
-bool StartsRecord(std::string_view txt, std::string_view version, bool version_case_insensitive_tag,
-                  size_t* rest_at) {
+bool StartsRecord(std::string_view txt, std::string_view version, bool version_case_insensitive_tag, size_t* rest_at) {
   if (txt.size() < version.size()) return false;
   if (version_case_insensitive_tag) {
     // "v" is an ABNF literal (case-insensitive); the version value itself is %x-exact.
@@ -87,8 +86,8 @@ bool ParseUriList(std::string_view value, bool allow_size, std::vector<std::stri
   size_t pos = 0;
   while (true) {
     size_t comma = value.find(',', pos);
-    std::string_view uri = Trim(value.substr(pos, comma == std::string_view::npos ? std::string_view::npos
-                                                                                  : comma - pos));
+    std::string_view uri =
+        Trim(value.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     if (!ValidReportUri(uri, allow_size)) {
       *bad = uri;
       return false;

@@ -184,9 +184,9 @@ Result<MilterOptneg> ParseMilterOptneg(std::string_view packet) {
   if (packet.empty()) return Status::InvalidArgument("empty milter packet");
   if (packet[0] != 'O') {
     return Status::InvalidArgument(std::string("milter: expected option negotiation 'O', got command ") +
-                                   (packet[0] >= 0x20 && packet[0] < 0x7f ? std::string(1, packet[0])
-                                                                          : "0x" + std::to_string(
-                                                                                      static_cast<unsigned char>(packet[0]))));
+                                   (packet[0] >= 0x20 && packet[0] < 0x7f
+                                        ? std::string(1, packet[0])
+                                        : "0x" + std::to_string(static_cast<unsigned char>(packet[0]))));
   }
   if (packet.size() < 13) return Status::InvalidArgument("milter: option negotiation shorter than 13 bytes");
   MilterOptneg out{Be32(packet, 1), Be32(packet, 5), Be32(packet, 9)};
@@ -200,7 +200,7 @@ std::string MilterOptnegRequest() {
   std::string out;
   PutBe32(out, 13);
   out += 'O';
-  PutBe32(out, 6);     // SMFI_PROT_VERSION
+  PutBe32(out, 6);         // SMFI_PROT_VERSION
   PutBe32(out, 0x1ff);     // every SMFIF_* action, as Postfix offers
   PutBe32(out, 0x1fffff);  // every SMFIP_* step the filter may skip, as Postfix offers
   return out;

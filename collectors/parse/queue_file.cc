@@ -57,10 +57,8 @@ QueueFileHead ParseQueueFileHead(std::string_view head) {
       case 'S':
       case 'M':
       case 'p':
-      case 'E':
-        return h;
-      default:
-        break;
+      case 'E': return h;
+      default: break;
     }
   }
   return h;

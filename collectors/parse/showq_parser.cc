@@ -42,14 +42,14 @@ DeferReason ClassifyDeferReason(std::string_view r) {
     return DeferReason::kMailboxFull;
   }
   if (ContainsAny(r, {"TLS", "SSL", "certificate", "handshake"})) return DeferReason::kTls;
-  if (ContainsAny(r, {"Host or domain name not found", "Name service error", "no MX host", "DNS",
-                      "Domain not found", "type=MX", "type=A", "type=AAAA", "lookup failure"})) {
+  if (ContainsAny(r, {"Host or domain name not found", "Name service error", "no MX host", "DNS", "Domain not found",
+                      "type=MX", "type=A", "type=AAAA", "lookup failure"})) {
     return DeferReason::kDns;
   }
   if (ContainsAny(r, {" said: 4", "refused to talk to me: 4"})) return DeferReason::kRemote4xx;
-  if (ContainsAny(r, {"Connection refused", "Connection timed out", "connect to", "No route to host",
-                      "Network is unreachable", "lost connection", "conversation with",
-                      "timed out while", "Connection reset"})) {
+  if (ContainsAny(
+          r, {"Connection refused", "Connection timed out", "connect to", "No route to host", "Network is unreachable",
+              "lost connection", "conversation with", "timed out while", "Connection reset"})) {
     return DeferReason::kConnection;
   }
   if (ContainsAny(r, {"deferred transport", "transport unavailable", "delivery temporarily suspended",
@@ -170,8 +170,9 @@ Status ShowqParser::EndRecord() {
   protocol_record_ = false;
   if (!was_protocol) {
     if (!has_queue_ || !has_time_ || !has_size_) {
-      return Error(std::string("message record without ") +
-                   (!has_queue_ ? "queue_name" : !has_time_ ? "time" : "size"));
+      return Error(std::string("message record without ") + (!has_queue_  ? "queue_name"
+                                                             : !has_time_ ? "time"
+                                                                          : "size"));
     }
     ++messages_;
     on_message_(msg_);

@@ -18,8 +18,8 @@ namespace mailstack::parse {
 
 enum class Queue { kActive = 0, kDeferred, kHold, kIncoming, kMaildrop };
 inline constexpr size_t kQueueCount = 5;
-inline constexpr std::array<std::string_view, kQueueCount> kQueueNames = {"active", "deferred", "hold",
-                                                                          "incoming", "maildrop"};
+inline constexpr std::array<std::string_view, kQueueCount> kQueueNames = {"active", "deferred", "hold", "incoming",
+                                                                          "maildrop"};
 
 // Classes of showq's per-recipient delay reason (deferred mail): a small,
 // fixed set, so it can be a label.

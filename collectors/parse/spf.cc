@@ -28,27 +28,31 @@ Status Error(std::string_view problem, std::string_view term) {
 
 bool IsQualifier(char c) { return c == '+' || c == '-' || c == '~' || c == '?'; }
 
-bool IsDelimiter(char c) {
-  return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' || c == '_' || c == '=';
-}
+bool IsDelimiter(char c) { return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' || c == '_' || c == '='; }
 
 // RFC 7208 7.1 macro-letter (case-insensitive, as every ABNF literal). c, r and t are only
 // meaningful in explanation text, never in a domain-spec.
 bool IsMacroLetter(char c, bool allow_exp_letters) {
   switch (Lower(c)) {
-    case 's': case 'l': case 'o': case 'd': case 'i': case 'p': case 'h': case 'v':
-      return true;
-    case 'c': case 'r': case 't':
-      return allow_exp_letters;
-    default:
-      return false;
+    case 's':
+    case 'l':
+    case 'o':
+    case 'd':
+    case 'i':
+    case 'p':
+    case 'h':
+    case 'v': return true;
+    case 'c':
+    case 'r':
+    case 't': return allow_exp_letters;
+    default: return false;
   }
 }
 
 // One "%{" macro starting at s[at] == '%', s[at + 1] == '{'. On success sets *end past the '}'.
 struct MacroSpec {
-  char letter = 0;          // as written (upper case means URL-escape the expansion)
-  size_t keep = 0;          // rightmost parts to keep; 0 = all
+  char letter = 0;  // as written (upper case means URL-escape the expansion)
+  size_t keep = 0;  // rightmost parts to keep; 0 = all
   bool reverse = false;
   std::string_view delimiters;  // empty = "."
 };
@@ -513,8 +517,7 @@ Result<std::string> ExpandMacros(std::string_view domain_spec, const MacroContex
           value = ip_text;
         }
         break;
-      default:
-        return bad("bad macro");
+      default: return bad("bad macro");
     }
     std::string transformed = Transform(value, m);
     piece.clear();

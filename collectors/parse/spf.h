@@ -35,7 +35,7 @@ struct Term {
 };
 
 struct Record {
-  std::vector<Term> terms;   // in order, mechanisms and modifiers
+  std::vector<Term> terms;       // in order, mechanisms and modifiers
   const Term* redirect() const;  // the redirect= modifier, or null
   bool has_all() const;
 };
@@ -54,8 +54,8 @@ Result<Record> Parse(std::string_view txt);
 // 'p' expands to "unknown" (we do not do the PTR validation for macros). Result truncated per RFC 7208
 // 7.3 (drop left labels until <= 253). Errors: bad macro.
 struct MacroContext {
-  std::string sender;   // "postmaster@<domain>" when checking our own domain
-  std::string domain;   // current domain
+  std::string sender;  // "postmaster@<domain>" when checking our own domain
+  std::string domain;  // current domain
   std::vector<uint8_t> ip;
   std::string helo;
 };

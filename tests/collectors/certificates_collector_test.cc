@@ -32,8 +32,7 @@ Samples CollectFiles(CertificatesCollector::Options o, std::vector<std::string>*
 }
 
 int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 TEST(CertificatesCollectorTest, EveryCertificateOfABundleWithExactTimesAndIdentity) {
@@ -70,9 +69,9 @@ TEST(CertificatesCollectorTest, ExpiredAndUntrustedCertificatesAreReportedNotDro
   // leaf.pem alone lacks its intermediate: the chain cannot be built.
   EXPECT_EQ(s["mailstack_tls_certificate_valid,source=file,name=" + kDir + "leaf.pem,index=0"], 0);
   EXPECT_EQ(s["mailstack_tls_certificate_valid,source=file,name=" + kDir + "self.pem,index=0"], 0);
-  EXPECT_EQ(s.count("mailstack_tls_certificate_not_after_timestamp_seconds,source=file,name=" + kDir +
-                    "self.pem,index=0"),
-            1u);
+  EXPECT_EQ(
+      s.count("mailstack_tls_certificate_not_after_timestamp_seconds,source=file,name=" + kDir + "self.pem,index=0"),
+      1u);
   // Against the system store instead of our root, the good chain is untrusted too.
   auto sys = CollectFiles({{kDir + "fullchain.pem"}, ""});
   EXPECT_EQ(sys["mailstack_tls_certificate_valid,source=file,name=" + kDir + "fullchain.pem,index=0"], 0);
@@ -80,9 +79,9 @@ TEST(CertificatesCollectorTest, ExpiredAndUntrustedCertificatesAreReportedNotDro
 
 TEST(CertificatesCollectorTest, GlobsAndUnreadableFiles) {
   std::vector<std::string> logs;
-  auto s = CollectFiles({{kDir + "[fe]*.pem", kDir + "garbage.pem", kDir + "missing.pem", kDir + "nomatch*.pem"},
-                kDir + "root.pem"},
-               &logs);
+  auto s = CollectFiles(
+      {{kDir + "[fe]*.pem", kDir + "garbage.pem", kDir + "missing.pem", kDir + "nomatch*.pem"}, kDir + "root.pem"},
+      &logs);
   EXPECT_EQ(s["mailstack_tls_certificate_file_error,name=" + kDir + "fullchain.pem"], 0);
   EXPECT_EQ(s["mailstack_tls_certificate_file_error,name=" + kDir + "expired.pem"], 0);
   EXPECT_EQ(s["mailstack_tls_certificate_file_error,name=" + kDir + "garbage.pem"], 1);
@@ -90,8 +89,7 @@ TEST(CertificatesCollectorTest, GlobsAndUnreadableFiles) {
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_NE(logs[0].find("err=\"" + kDir + "garbage.pem: no PEM certificate in the file\""), std::string::npos)
       << logs[0];
-  EXPECT_NE(logs[1].find("err=\"" + kDir + "missing.pem: No such file or directory\""), std::string::npos)
-      << logs[1];
+  EXPECT_NE(logs[1].find("err=\"" + kDir + "missing.pem: No such file or directory\""), std::string::npos) << logs[1];
 }
 
 TEST(CertificatesCollectorTest, OptionErrors) {

@@ -38,7 +38,8 @@ TEST(DnsClientTest, ReverseNames) {
 TEST(DnsCollectorTest, OptionErrors) {
   testing::ExpectOptionErrors<DnsCollector>({
       {"domains: []", "t.yml:1:10: domains: must list at least one domain"},
-      {"domains:\n  - {domain: 'exa mple.com'}", "t.yml:2:14: domains[0].domain: must be a domain name (got \"exa mple.com\")"},
+      {"domains:\n  - {domain: 'exa mple.com'}",
+       "t.yml:2:14: domains[0].domain: must be a domain name (got \"exa mple.com\")"},
       {"domains:\n  - {domain: example.com, ips: [1.2.3]}",
        "t.yml:2:33: domains[0].ips[0]: must be an IPv4 or IPv6 address (got \"1.2.3\")"},
       {"domains:\n  - {domain: example.com, dkim: [{selector: mail, key_file: keys/mail.private}]}",
@@ -54,10 +55,11 @@ TEST(DnsCollectorTest, OptionErrors) {
       {"domains:\n  - {domain: example.com, spf: yes}",
        "t.yml:2:27: domains[0].spf: unknown key (allowed: domain, mail_host, ips, dkim)"},
   });
-  auto root = ParseYaml("resolver: '127.0.0.1:5353'\ndomains:\n  - domain: Example.COM\n    mail_host: mail.example.com\n"
-                        "    ips: [192.0.2.25, '2001:DB8::25']\n    dkim: [{selector: mail, key_file: /k.pem}]\n"
-                        "dnsbl: {zones: [zen.spamhaus.org]}",
-                        "t.yml");
+  auto root = ParseYaml(
+      "resolver: '127.0.0.1:5353'\ndomains:\n  - domain: Example.COM\n    mail_host: mail.example.com\n"
+      "    ips: [192.0.2.25, '2001:DB8::25']\n    dkim: [{selector: mail, key_file: /k.pem}]\n"
+      "dnsbl: {zones: [zen.spamhaus.org]}",
+      "t.yml");
   auto o = DnsCollector::ParseOptions(*root);
   ASSERT_TRUE(o.ok()) << o.status().message();
   EXPECT_EQ(o->domains[0].domain, "example.com");
@@ -100,9 +102,8 @@ TEST(DnsCollectorTest, DkimKeyFileForms) {
                                                  reinterpret_cast<const unsigned char*>(want.data()),
                                                  static_cast<int>(want.size()))));
   // opendkim-genkey's layout: strings split across lines, a ';' inside them, a trailing comment.
-  const std::string txt = "mail._domainkey\tIN\tTXT\t( \"v=DKIM1; h=sha256; k=rsa; \"\n\t  \"p=" +
-                          b64.substr(0, 100) + "\"\n\t  \"" + b64.substr(100) +
-                          "\" )  ; ----- DKIM key mail for example.com\n";
+  const std::string txt = "mail._domainkey\tIN\tTXT\t( \"v=DKIM1; h=sha256; k=rsa; \"\n\t  \"p=" + b64.substr(0, 100) +
+                          "\"\n\t  \"" + b64.substr(100) + "\" )  ; ----- DKIM key mail for example.com\n";
   const std::string priv = WriteFile("mail.private", Pem(k, true));
   const std::string pub = WriteFile("mail.pub", Pem(k, false));
   const std::string rec = WriteFile("mail.txt", txt);

@@ -32,13 +32,14 @@ using testing::FakeServer;
 using Clock = std::chrono::steady_clock;
 
 int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string Message(const std::string& queue, int64_t time, int64_t size, const std::vector<std::string>& reasons) {
   std::string m = "queue_name\0"s + queue + "\0queue_id\0ABC123\0time\0"s + std::to_string(time) + "\0size\0"s +
-                  std::to_string(size) + "\0forced_expire\0" "0\0sender\0a@b.test\0"s;
+                  std::to_string(size) +
+                  "\0forced_expire\0"
+                  "0\0sender\0a@b.test\0"s;
   for (const auto& r : reasons) m += "recipient\0x@y.test\0reason\0"s + r + "\0"s;
   return m + "\0"s;
 }
@@ -63,12 +64,14 @@ TEST(PostfixQueueCollectorTest, CountsBytesAgesAndReasonsPerQueue) {
   // Ages stay clear of the bucket bounds: the collector reads the clock after
   // the test did, a second later on a loaded machine.
   const int64_t now = Now();
-  std::string stream = "protocol\0mail_queue_list_protocol\0\0"s +
-                       Message("deferred", now - 7190, 1000, {"connect to x[192.0.2.1]:25: Connection refused",
-                                                              "host x said: 450 4.7.1 Greylisted"}) +
-                       Message("deferred", now - 120, 500, {"Host or domain name not found. Name service error"}) +
-                       Message("hold", now - 30, 250, {""}) + Message("active", now, 10, {""}) + "\0"s;
-  FakeServer server(TempSocket("showq-ok"), [&](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, stream); });
+  std::string stream =
+      "protocol\0mail_queue_list_protocol\0\0"s +
+      Message("deferred", now - 7190, 1000,
+              {"connect to x[192.0.2.1]:25: Connection refused", "host x said: 450 4.7.1 Greylisted"}) +
+      Message("deferred", now - 120, 500, {"Host or domain name not found. Name service error"}) +
+      Message("hold", now - 30, 250, {""}) + Message("active", now, 10, {""}) + "\0"s;
+  FakeServer server(TempSocket("showq-ok"),
+                    [&](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, stream); });
   PostfixQueueCollector c(One(server.address()));
   auto s = Collect(c);
   const std::string d = "postfix_instance=postfix,queue=deferred";
@@ -170,8 +173,9 @@ TEST(PostfixQueueCollectorTest, ShowqReaderIsNotWokenByEveryRecord) {
 // A stop request (exporter shutting down) ends a read from a silent showq long
 // before its deadline.
 TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
-  FakeServer server(TempSocket("showq-silent"),
-                    [](int, const std::atomic<bool>& stop) { while (!stop) std::this_thread::sleep_for(5ms); });
+  FakeServer server(TempSocket("showq-silent"), [](int, const std::atomic<bool>& stop) {
+    while (!stop) std::this_thread::sleep_for(5ms);
+  });
   PostfixQueueCollector c(One(server.address()));
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(30s), &stop};
@@ -198,7 +202,10 @@ struct Hostile {
 
 TEST(PostfixQueueCollectorTest, BrokenPeersAreUpZeroByTheDeadline) {
   const Hostile cases[] = {
-      {"never_answers", [](int, const std::atomic<bool>& stop) { while (!stop) std::this_thread::sleep_for(5ms); },
+      {"never_answers",
+       [](int, const std::atomic<bool>& stop) {
+         while (!stop) std::this_thread::sleep_for(5ms);
+       },
        "read: timed out"},
       {"drips_a_byte_every_50ms",
        [](int fd, const std::atomic<bool>& stop) {
@@ -215,13 +222,13 @@ TEST(PostfixQueueCollectorTest, BrokenPeersAreUpZeroByTheDeadline) {
       {"endless_valid_records",
        [](int fd, const std::atomic<bool>& stop) {
          std::string m = Message("active", 1, 1, {""});
-         while (!stop && FakeServer::WriteAll(fd, m)) {}
+         while (!stop && FakeServer::WriteAll(fd, m)) {
+         }
        },
        "read: timed out"},
       {"closes_mid_record", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "queue_name\0defer"s); },
        "stream ended inside a record (truncated)"},
-      {"random_bytes",
-       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(4096)); },
+      {"random_bytes", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(4096)); },
        "showq stream: at byte"},
   };
   for (const auto& h : cases) {
@@ -296,8 +303,10 @@ TEST(PostfixQueueCollectorTest, OptionErrors) {
       {"instances:\n  - {name: a, showq: /a, queue_dir: /x}",
        "t.yml:2:26: instances[0].queue_dir: unknown key (allowed: name, showq, queue_directory)"},
   });
-  auto root = ParseYaml("instances:\n  - {name: main, showq: /var/spool/postfix/public/showq}\n"
-                        "  - {name: out, showq: \"127.0.0.1:10026\"}", "t.yml");
+  auto root = ParseYaml(
+      "instances:\n  - {name: main, showq: /var/spool/postfix/public/showq}\n"
+      "  - {name: out, showq: \"127.0.0.1:10026\"}",
+      "t.yml");
   auto o = PostfixQueueCollector::ParseOptions(*root);
   ASSERT_TRUE(o.ok()) << o.status().message();
   ASSERT_EQ(o->instances.size(), 2u);
@@ -364,8 +373,8 @@ TEST_F(SpoolTest, ReadsArrivalAndSizeFromEachFileHead) {
   Write("deferred/B12345", QueueFile(1000, now - 60), 0700);
   Write("hold/H1", QueueFile(500, now - 86400 * 2), 0700);
   Write("active/X1", QueueFile(10, now), 0700);
-  Write("incoming/I1", QueueFile(77, now - 5), 0600);        // still being written: skipped
-  Write("incoming/123.456", QueueFile(77, now - 5), 0700);   // not a queue id: skipped
+  Write("incoming/I1", QueueFile(77, now - 5), 0600);       // still being written: skipped
+  Write("incoming/123.456", QueueFile(77, now - 5), 0700);  // not a queue id: skipped
   // maildrop files have no 'C' record: size is the file size; time from 'T'.
   std::string drop = Record('T', std::to_string(now - 30) + " 0") + Record('S', "u");
   Write("maildrop/M1", drop, 0744);
@@ -426,7 +435,8 @@ TEST_F(SpoolTest, CachedHeadsFollowChangesMovesAndDeletions) {
 // cache on the next, and read again after a rewrite.
 TEST_F(SpoolTest, ManyNewFilesAcrossHashDirectoriesCountExactly) {
   const int64_t now = Now();
-  for (const char* d : {"deferred/B", "deferred/C", "deferred/D"}) ASSERT_EQ(::mkdir((root_ + "/" + d).c_str(), 0700), 0);
+  for (const char* d : {"deferred/B", "deferred/C", "deferred/D"})
+    ASSERT_EQ(::mkdir((root_ + "/" + d).c_str(), 0700), 0);
   const char* dirs[] = {"deferred/A/", "deferred/B/", "deferred/C/", "deferred/D/", "deferred/"};
   int64_t bytes = 0, files = 0;
   // 1,200 in deferred/ itself: more than one batch (1,024) in one directory.

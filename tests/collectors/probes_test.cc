@@ -6,16 +6,16 @@
 #include "collectors/probes_collector.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,8 +67,8 @@ struct TestPki {
     X509_time_adj(X509_getm_notAfter(cert), 86400, &now);
     X509_set_pubkey(cert, key);
     X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mail.test"), -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mail.test"), -1, -1,
+                               0);
     X509_set_issuer_name(cert, name);
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
@@ -351,15 +351,16 @@ std::vector<Hostile> HostileCases() {
        "greeting: read: timed out"},
       {"floods_220_dash", Tls::kNone, Reason::kProtocol,
        [](int fd, const std::atomic<bool>& stop) {
-         while (!stop && FakeServer::WriteAll(fd, "220-more\r\n220-more\r\n220-more\r\n220-more\r\n")) {}
+         while (!stop && FakeServer::WriteAll(fd, "220-more\r\n220-more\r\n220-more\r\n220-more\r\n")) {
+         }
        },
        "greeting: SMTP reply longer than 100 lines"},
       {"random_bytes", Tls::kNone, Reason::kProtocol,
-       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(3000)); },
-       "greeting: "},
+       [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, FakeServer::Junk(3000)); }, "greeting: "},
       {"endless_line", Tls::kNone, Reason::kProtocol,
        [](int fd, const std::atomic<bool>& stop) {
-         while (!stop && FakeServer::WriteAll(fd, std::string(4096, 'x'))) {}
+         while (!stop && FakeServer::WriteAll(fd, std::string(4096, 'x'))) {
+         }
        },
        "greeting: read: line longer than 2048 bytes"},
       {"closes_after_greeting", Tls::kNone, Reason::kProtocol,
@@ -462,9 +463,8 @@ TEST(ProbeDialogTest, ImapStartTls) {
 
 TEST(ProbeDialogTest, ImapByeAndBadAreRejected) {
   {
-    FakeServer server("", [](int fd, const std::atomic<bool>&) {
-      FakeServer::WriteAll(fd, "* BYE Too many connections\r\n");
-    });
+    FakeServer server(
+        "", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "* BYE Too many connections\r\n"); });
     auto r = Probe(MakeTarget(Protocol::kImap, server.address()));
     EXPECT_EQ(r.reason, Reason::kRejected);
     EXPECT_EQ(r.detail, "greeting: * BYE Too many connections");
@@ -508,7 +508,8 @@ TEST(ProbeDialogTest, Pop3Stls) {
   EXPECT_TRUE(r.success()) << r.detail;
   EXPECT_EQ(tr.Get(), (std::vector<std::string>{"CAPA", "STLS", "CAPA", "QUIT"}));
 
-  FakeServer refuses("", [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "-ERR [SYS/TEMP] busy\r\n"); });
+  FakeServer refuses("",
+                     [](int fd, const std::atomic<bool>&) { FakeServer::WriteAll(fd, "-ERR [SYS/TEMP] busy\r\n"); });
   r = Probe(MakeTarget(Protocol::kPop3, refuses.address()));
   EXPECT_EQ(r.reason, Reason::kRejected);
   EXPECT_EQ(r.detail, "greeting: -ERR [SYS/TEMP] busy");
@@ -516,8 +517,9 @@ TEST(ProbeDialogTest, Pop3Stls) {
 
 TEST(ProbeDialogTest, ManageSieveStartTlsReadsCapabilitiesAgain) {
   Transcript tr;
-  const std::string caps = "\"IMPLEMENTATION\" \"Dovecot (Debian) Pigeonhole\"\r\n\"SIEVE\" \"fileinto reject\"\r\n"
-                           "\"SASL\" \"PLAIN LOGIN\"\r\n";
+  const std::string caps =
+      "\"IMPLEMENTATION\" \"Dovecot (Debian) Pigeonhole\"\r\n\"SIEVE\" \"fileinto reject\"\r\n"
+      "\"SASL\" \"PLAIN LOGIN\"\r\n";
   FakeServer server("", [&](int fd, const std::atomic<bool>&) {
     Peer p(fd);
     p.Send(caps + "\"STARTTLS\"\r\n\"VERSION\" \"1.0\"\r\nOK \"Dovecot (Debian) ready.\"\r\n");
@@ -804,8 +806,7 @@ TEST(ProbesCollectorTest, TargetsRunConcurrentlyAndASilentOneDoesNotFailTheRun) 
   });
   ProbesCollector::Options o;
   for (int i = 0; i < 15; ++i) {
-    ProbesCollector::TargetOptions t{MakeTarget(Protocol::kSmtp, i == 14 ? silent.address() : slow.address()), "",
-                                     ""};
+    ProbesCollector::TargetOptions t{MakeTarget(Protocol::kSmtp, i == 14 ? silent.address() : slow.address()), "", ""};
     t.target.name = "t" + std::to_string(i);
     o.targets.push_back(t);
   }
@@ -890,8 +891,7 @@ TEST(MailReplyTest, SmtpReplies) {
   }
   mail::SmtpReplyParser changed;
   EXPECT_TRUE(changed.Feed("250-a").ok());
-  EXPECT_EQ(changed.Feed("251 b").status().message(),
-            "SMTP reply code changed within a multi-line reply: \"251 b\"");
+  EXPECT_EQ(changed.Feed("251 b").status().message(), "SMTP reply code changed within a multi-line reply: \"251 b\"");
   EXPECT_EQ(mail::SmtpReplyParser().Feed("\x01\x02garbage").status().message(),
             "not an SMTP reply line: \"??garbage\"");
 }

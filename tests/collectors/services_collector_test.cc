@@ -48,11 +48,12 @@ TEST(ServicesCollectorTest, ProcessChecksCountLiveProcessesByComm) {
   proc.Add(100, "master", 'S');
   proc.Add(200, "dovecot", 'S');
   proc.Add(201, "dovecot", 'R');
-  proc.Add(300, "opendkim", 'Z');          // a zombie does not count
-  proc.Add(400, "evil) S (master", 'S');   // comm with parentheses and spaces
+  proc.Add(300, "opendkim", 'Z');                  // a zombie does not count
+  proc.Add(400, "evil) S (master", 'S');           // comm with parentheses and spaces
   ::mkdir((proc.root() + "/self").c_str(), 0755);  // non-pid entries are skipped
   ServicesCollector::Options o;
-  o.processes = {{"postfix", "master"}, {"dovecot", "dovecot"}, {"opendkim", "opendkim"}, {"tricky", "evil) S (master"}};
+  o.processes = {
+      {"postfix", "master"}, {"dovecot", "dovecot"}, {"opendkim", "opendkim"}, {"tricky", "evil) S (master"}};
   o.proc_root = proc.root();
   ServicesCollector c(o);
   Status s;

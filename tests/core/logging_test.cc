@@ -25,10 +25,10 @@ TEST_F(LoggingTest, LogfmtHasTsLevelCallerMsgAndQuotesValues) {
   SetLogFormat(LogFormat::kLogfmt);
   MS_LOG(kInfo, "Listening on", {{"address", ":10587"}, {"err", "a \"b\"\nc"}, {"n", 3}});
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_TRUE(std::regex_match(
-      lines[0], std::regex("ts=\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z level=info "
-                           "caller=core/logging_test\\.cc:\\d+ msg=\"Listening on\" address=:10587 "
-                           "err=\"a \\\\\"b\\\\\"\\\\nc\" n=3\n")))
+  EXPECT_TRUE(
+      std::regex_match(lines[0], std::regex("ts=\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z level=info "
+                                            "caller=core/logging_test\\.cc:\\d+ msg=\"Listening on\" address=:10587 "
+                                            "err=\"a \\\\\"b\\\\\"\\\\nc\" n=3\n")))
       << lines[0];
 }
 

@@ -70,7 +70,9 @@ TEST(ExporterTest, MergesSameNamedFamiliesAndEscapesHelp) {
   EXPECT_NE(text.find("mailstack_collector_success{collector=\"alpha\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("mailstack_collector_success{collector=\"beta\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 1\n"), std::string::npos);
-  EXPECT_TRUE(std::regex_search(text, std::regex("mailstack_exporter_build_info\\{version=\"[0-9.]+\",revision=\"[^\"]+\",compiler=\"[^\"]+\"\\} 1\n")));
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex(
+                "mailstack_exporter_build_info\\{version=\"[0-9.]+\",revision=\"[^\"]+\",compiler=\"[^\"]+\"\\} 1\n")));
   EXPECT_NE(text.find("\nprocess_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(text.find("\nprocess_cpu_seconds_total "), std::string::npos);
   EXPECT_NE(text.find("\nprocess_open_fds "), std::string::npos);
@@ -106,8 +108,7 @@ TEST(ExporterTest, OverrunningCollectorOnlyTurnsItsOwnSuccessToZero) {
   EXPECT_NE(text.find("mailstack_collector_success{collector=\"alpha\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("test_shared{from=\"alpha\"} 1\n"), std::string::npos);
   EXPECT_EQ(text.find("from=\"beta\""), std::string::npos);  // its data is not served while stuck
-  EXPECT_NE(text.find("mailstack_collector_last_success_timestamp_seconds{collector=\"beta\"} 0\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("mailstack_collector_last_success_timestamp_seconds{collector=\"beta\"} 0\n"), std::string::npos);
   release = true;
 }
 
@@ -135,14 +136,16 @@ TEST(ExporterTest, BadReloadKeepsTheRunningConfig) {
   EXPECT_FALSE(e.ready());
   ASSERT_TRUE(e.Reload().ok());
   EXPECT_TRUE(e.ready());
-  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/\"}") != std::string::npos; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/\"}") != std::string::npos; }));
   {
     std::ofstream out(path);
     out << "collectors:\n  filesystem:\n    paths: [/]\n    colour: blue\n";
   }
   Status s = e.Reload();
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.message(), path + ":4:5: collectors.filesystem.colour: unknown key (allowed: paths, enabled, interval, timeout)");
+  EXPECT_EQ(s.message(),
+            path + ":4:5: collectors.filesystem.colour: unknown key (allowed: paths, enabled, interval, timeout)");
   std::string text = e.RenderMetrics();
   EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 0\n"), std::string::npos);
   EXPECT_NE(text.find("mailstack_filesystem_size_bytes{path=\"/\"}"), std::string::npos);
@@ -154,7 +157,8 @@ TEST(ExporterTest, BadReloadKeepsTheRunningConfig) {
     out << "collectors:\n  filesystem:\n    paths: [/tmp]\n";
   }
   ASSERT_TRUE(e.Reload().ok());
-  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/tmp\"}") != std::string::npos; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return e.RenderMetrics().find("mailstack_filesystem_size_bytes{path=\"/tmp\"}") != std::string::npos; }));
   text = e.RenderMetrics();
   EXPECT_NE(text.find("mailstack_exporter_config_last_reload_successful 1\n"), std::string::npos);
   EXPECT_EQ(text.find("mailstack_filesystem_size_bytes{path=\"/\"}"), std::string::npos);
@@ -162,9 +166,8 @@ TEST(ExporterTest, BadReloadKeepsTheRunningConfig) {
 
 TEST(ExporterTest, LandingPageListsCollectorsWithStatus) {
   auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) { return Status::Ok(); });
-  auto b = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink&) {
-    return Status::NotFound("showq <socket>: No such file");
-  });
+  auto b = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink&) { return Status::NotFound("showq <socket>: No such file"); });
   Exporter e({});
   ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
   ASSERT_TRUE(WaitFor([&] {  // both first runs finished
@@ -187,10 +190,11 @@ TEST(ExporterTest, ReloadedCollectorIsNeverServedFromTheOldCache) {
   auto make = [](double v) {
     Config cfg;
     cfg.source = "test";
-    cfg.collectors.push_back({"alpha", 10s, 5s, std::make_shared<FuncCollector>([v](const CollectContext&, MetricSink& s) {
-                                s.Gauge(kShared, {}, v);
-                                return Status::Ok();
-                              })});
+    cfg.collectors.push_back(
+        {"alpha", 10s, 5s, std::make_shared<FuncCollector>([v](const CollectContext&, MetricSink& s) {
+           s.Gauge(kShared, {}, v);
+           return Status::Ok();
+         })});
     return cfg;
   };
   Exporter e({});

@@ -59,9 +59,9 @@ TEST(FlagsTest, ErrorsAreClear) {
 
 TEST(FlagsTest, HelpListsEveryFlagAndCollector) {
   std::string h = HelpText();
-  for (const char* flag : {"--config.file", "--config.check", "--web.listen-address", "--web.telemetry-path",
-                           "--web.config.file", "--web.disable-exporter-metrics", "--web.max-requests",
-                           "--log.level", "--log.format", "--version", "--help"}) {
+  for (const char* flag :
+       {"--config.file", "--config.check", "--web.listen-address", "--web.telemetry-path", "--web.config.file",
+        "--web.disable-exporter-metrics", "--web.max-requests", "--log.level", "--log.format", "--version", "--help"}) {
     EXPECT_NE(h.find(flag), std::string::npos) << flag;
   }
   EXPECT_NE(h.find("  filesystem          [default on]  space and inodes"), std::string::npos) << h;
@@ -77,12 +77,14 @@ TEST(FlagsTest, WebConfigRefusesWhatIsNotSupported) {
   EXPECT_TRUE(CheckWebConfigFile(path).ok());
   write("tls_server_config:\n  cert_file: a.pem\n");
   EXPECT_EQ(CheckWebConfigFile(path).message(),
-            path + ":2:3: tls_server_config: TLS is not supported yet (Debian's civetweb crashes on HTTPS); "
-                   "terminate TLS in a reverse proxy");
+            path +
+                ":2:3: tls_server_config: TLS is not supported yet (Debian's civetweb crashes on HTTPS); "
+                "terminate TLS in a reverse proxy");
   write("basic_auth_users:\n  alice: $2y$10$x\n");
   EXPECT_EQ(CheckWebConfigFile(path).message(),
-            path + ":2:3: basic_auth_users: basic auth is not supported yet; put the exporter behind a reverse "
-                   "proxy or bind it to 127.0.0.1");
+            path +
+                ":2:3: basic_auth_users: basic auth is not supported yet; put the exporter behind a reverse "
+                "proxy or bind it to 127.0.0.1");
   write("tls_config: {}\n");
   EXPECT_EQ(CheckWebConfigFile(path).message(),
             path + ":1:1: tls_config: unknown key (allowed: tls_server_config, basic_auth_users, http_server_config)");

@@ -141,9 +141,12 @@ TEST(HttpServerTest, HundredConcurrentScrapesAreServedOrRefused) {
   for (int i = 0; i < 100; ++i) {
     clients.emplace_back([&] {
       auto r = HttpRequest(f.port, "GET", "/metrics", 20000);
-      if (r.status == 200 && r.body.size() == 20001) ++ok;
-      else if (r.status == 503) ++refused;
-      else ++other;
+      if (r.status == 200 && r.body.size() == 20001)
+        ++ok;
+      else if (r.status == 503)
+        ++refused;
+      else
+        ++other;
     });
   }
   for (auto& t : clients) t.join();

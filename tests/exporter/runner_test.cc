@@ -81,13 +81,19 @@ TEST(RunnerTest, ThrowingCollectorIsAFailedRunAndTheRunnerGoesOn) {
   });
   CollectorRunner r("test", c, 100ms, 5s, nullptr, nullptr);
   r.Start();
-  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = r.Current().snapshot;
+    return s && s->run == 1;
+  }));
   auto first = r.Current().snapshot;
   checked = true;
   EXPECT_FALSE(first->success);
   EXPECT_EQ(first->error, "bug: collector threw an exception: boom");
   EXPECT_EQ(first->last_success_unix, 0);
-  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run >= 2; }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = r.Current().snapshot;
+    return s && s->run >= 2;
+  }));
   EXPECT_TRUE(r.Current().snapshot->success);
 }
 
@@ -126,23 +132,24 @@ struct RunTimes {
 };
 
 // A collector that records RunTimes and works for `work`.
-std::shared_ptr<FuncCollector> RecordingCollector(std::mutex& mu, std::vector<RunTimes>& runs,
-                                                  Clock::duration work, std::atomic<int>* active = nullptr,
+std::shared_ptr<FuncCollector> RecordingCollector(std::mutex& mu, std::vector<RunTimes>& runs, Clock::duration work,
+                                                  std::atomic<int>* active = nullptr,
                                                   std::atomic<int>* max_active = nullptr) {
-  return std::make_shared<FuncCollector>([&mu, &runs, work, active, max_active](const CollectContext& ctx,
-                                                                               MetricSink&) {
-    if (active != nullptr) {
-      int a = ++*active;
-      int m = *max_active;
-      while (a > m && !max_active->compare_exchange_weak(m, a)) {}
-    }
-    const auto start = Clock::now();
-    std::this_thread::sleep_for(work);
-    if (active != nullptr) --*active;
-    std::lock_guard<std::mutex> lock(mu);
-    runs.push_back({ctx.scheduled, start, Clock::now()});
-    return Status::Ok();
-  });
+  return std::make_shared<FuncCollector>(
+      [&mu, &runs, work, active, max_active](const CollectContext& ctx, MetricSink&) {
+        if (active != nullptr) {
+          int a = ++*active;
+          int m = *max_active;
+          while (a > m && !max_active->compare_exchange_weak(m, a)) {
+          }
+        }
+        const auto start = Clock::now();
+        std::this_thread::sleep_for(work);
+        if (active != nullptr) --*active;
+        std::lock_guard<std::mutex> lock(mu);
+        runs.push_back({ctx.scheduled, start, Clock::now()});
+        return Status::Ok();
+      });
 }
 
 // Exact, whatever the machine's load: every run's tick lies on the grid of
@@ -154,10 +161,14 @@ TEST(RunnerTest, RunsNeverOverlapAndMissedTicksAreSkipped) {
   std::atomic<int> active{0}, max_active{0};
   std::mutex mu;
   std::vector<RunTimes> runs;
-  CollectorRunner r("test", RecordingCollector(mu, runs, 250ms, &active, &max_active), 100ms, 90ms, nullptr,
-                    nullptr);
+  CollectorRunner r("test", RecordingCollector(mu, runs, 250ms, &active, &max_active), 100ms, 90ms, nullptr, nullptr);
   r.Start();
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return runs.size() >= 4; }, 20000ms));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return runs.size() >= 4;
+      },
+      20000ms));
   r.Stop(5s);
   EXPECT_EQ(max_active.load(), 1);
   std::lock_guard<std::mutex> lock(mu);
@@ -179,7 +190,12 @@ TEST(RunnerTest, ScheduleDoesNotDrift) {
   // waits an interval after each run's end puts every tick off the grid.
   CollectorRunner r("test", RecordingCollector(mu, runs, 30ms), 50ms, 40ms, nullptr, nullptr);
   r.Start();
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(mu); return runs.size() >= 11; }, 20000ms));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return runs.size() >= 11;
+      },
+      20000ms));
   r.Stop(5s);
   std::lock_guard<std::mutex> lock(mu);
   for (size_t i = 1; i < runs.size(); ++i) {
@@ -198,7 +214,10 @@ TEST(RunnerTest, OnlyTheLatestSnapshotIsKept) {
   });
   CollectorRunner r("test", c, 20ms, 10ms, nullptr, nullptr);
   r.Start();
-  ASSERT_TRUE(WaitFor([&] { auto s = r.Current().snapshot; return s && s->run >= 5; }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = r.Current().snapshot;
+    return s && s->run >= 5;
+  }));
   r.Stop(1s);
   auto snap = r.Current().snapshot;
   ASSERT_EQ(snap->families.size(), 1u);
@@ -270,7 +289,7 @@ TEST(RunnerTest, StopSignalsTheRunAndDoesNotHangOnAStuckCollector) {
   release = true;  // a Stop() that waits on the run returns now
   ASSERT_TRUE(returned) << "Stop() waited for a run that ignores it";
   stopped.get();
-  b.reset();  // the detached run owns what it needs
+  b.reset();                                                // the detached run owns what it needs
   ASSERT_TRUE(WaitFor([&] { return stuck_done.load(); }));  // it finishes inside the test
 }
 
@@ -333,9 +352,13 @@ TEST(RunnerTest, GarbageOutputFailsTheRunAndIsNotServed) {
   constexpr MetricDesc kGood{"good_metric", "x", prometheus::MetricType::Gauge};
   const std::vector<std::pair<std::function<void(MetricSink&)>, std::string>> cases = {
       {[&](MetricSink& s) { s.Gauge(kBadName, {}, 1); }, "bug: collector emitted an invalid metric name \"bad-name\""},
-      {[&](MetricSink& s) { s.Gauge(kGood, {{"bad label", "v"}}, 1); },
+      {[&](MetricSink& s) {
+         s.Gauge(kGood, {{"bad label", "v"}}, 1);
+       },
        "bug: collector emitted an invalid label name \"bad label\" on good_metric"},
-      {[&](MetricSink& s) { s.Gauge(kGood, {{"__name", "v"}}, 1); },
+      {[&](MetricSink& s) {
+         s.Gauge(kGood, {{"__name", "v"}}, 1);
+       },
        "bug: collector emitted an invalid label name \"__name\" on good_metric"},
       {[&](MetricSink& s) {
          s.Gauge(kGood, {{"path", "/"}}, 1);

@@ -38,10 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!IsSpfRecord(in)) __builtin_trap();
     if (rec->terms.size() > in.size()) __builtin_trap();
     for (const Term& t : rec->terms) {
-      if (!t.is_modifier && t.mechanism == Mechanism::kIp4 && (t.network.size() != 4 || t.ip4_cidr < 0 || t.ip4_cidr > 32)) {
+      if (!t.is_modifier && t.mechanism == Mechanism::kIp4 &&
+          (t.network.size() != 4 || t.ip4_cidr < 0 || t.ip4_cidr > 32)) {
         __builtin_trap();
       }
-      if (!t.is_modifier && t.mechanism == Mechanism::kIp6 && (t.network.size() != 16 || t.ip6_cidr < 0 || t.ip6_cidr > 128)) {
+      if (!t.is_modifier && t.mechanism == Mechanism::kIp6 &&
+          (t.network.size() != 16 || t.ip6_cidr < 0 || t.ip6_cidr > 128)) {
         __builtin_trap();
       }
       if (t.ip4_cidr < 0 || t.ip4_cidr > 32 || t.ip6_cidr < 0 || t.ip6_cidr > 128) __builtin_trap();

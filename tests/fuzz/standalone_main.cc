@@ -18,14 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
 
-void Run(const std::string& s) {
-  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
+void Run(const std::string& s) { LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
 std::string Mutate(std::string s, std::mt19937_64& rng, const std::vector<std::string>& pool) {
-  static const char* kTokens[] = {":", "\n", "  ", "- ", "[", "]", "{", "}", "\"", "'", "&a", "*a", "!!",
-                                  "---", "#", "\t", "30s", "1h", "0", "-", "collectors:", "defaults:",
-                                  "filesystem:", "paths:", "interval:", "timeout:", "enabled:", "\xff", "%"};
+  static const char* kTokens[] = {
+      ":",           "\n",        "  ",          "- ",     "[",         "]",        "{",        "}",    "\"", "'",
+      "&a",          "*a",        "!!",          "---",    "#",         "\t",       "30s",      "1h",   "0",  "-",
+      "collectors:", "defaults:", "filesystem:", "paths:", "interval:", "timeout:", "enabled:", "\xff", "%"};
   int ops = 1 + static_cast<int>(rng() % 4);
   for (int i = 0; i < ops; ++i) {
     size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);

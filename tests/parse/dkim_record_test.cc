@@ -116,7 +116,9 @@ TEST(DkimRecordTest, Errors) {
       {"v=DKIM1; 1x=y; p=AAAA", "DKIM: bad tag name \"1x\""},
       {"v=DKIM1; =y; p=AAAA", "DKIM: bad tag name \"\""},
       {"v=DKIM1; a b=y; p=AAAA", "DKIM: bad tag name \"a b\""},
-      {"v=DKIM1; p=AA\x01" "A", "DKIM: bad character in the value of tag \"p\""},
+      {"v=DKIM1; p=AA\x01"
+       "A",
+       "DKIM: bad character in the value of tag \"p\""},
       {"v=DKIM1; n=caf\xc3\xa9; p=AAAA", "DKIM: bad character in the value of tag \"n\""},
   };
   for (const auto& c : cases) {
@@ -135,14 +137,10 @@ TEST(DkimRecordTest, Base64Decode) {
   EXPECT_EQ(*dkim::Base64Decode("AAECAwQF"), "\0\x01\x02\x03\x04\x05"s);
   EXPECT_EQ(*dkim::Base64Decode("+/+/"), "\xfb\xff\xbf"s);
   const std::pair<const char*, const char*> bad[] = {
-      {"TQ", "base64: length 2 is not a multiple of 4"},
-      {"TWFuT", "base64: length 5 is not a multiple of 4"},
-      {"TQ=A", "base64: misplaced padding at offset 2"},
-      {"====", "base64: misplaced padding at offset 0"},
-      {"T===", "base64: misplaced padding at offset 1"},
-      {"TQ==TWFu", "base64: misplaced padding at offset 2"},
-      {"TW u", "base64: bad character at offset 2"},
-      {"TWF\n", "base64: bad character at offset 3"},
+      {"TQ", "base64: length 2 is not a multiple of 4"}, {"TWFuT", "base64: length 5 is not a multiple of 4"},
+      {"TQ=A", "base64: misplaced padding at offset 2"}, {"====", "base64: misplaced padding at offset 0"},
+      {"T===", "base64: misplaced padding at offset 1"}, {"TQ==TWFu", "base64: misplaced padding at offset 2"},
+      {"TW u", "base64: bad character at offset 2"},     {"TWF\n", "base64: bad character at offset 3"},
   };
   for (const auto& [in, msg] : bad) {
     auto r = dkim::Base64Decode(in);

@@ -21,7 +21,7 @@ TEST(DmarcTest, IsDmarcRecord) {
   EXPECT_TRUE(dmarc::IsDmarcRecord("v=DMARC1;"));
   EXPECT_TRUE(dmarc::IsDmarcRecord("v=DMARC1; p=none"));
   EXPECT_TRUE(dmarc::IsDmarcRecord("v=DMARC1 \t; p=none"));
-  EXPECT_TRUE(dmarc::IsDmarcRecord("V=DMARC1; p=none"));  // the tag name is an ABNF literal
+  EXPECT_TRUE(dmarc::IsDmarcRecord("V=DMARC1; p=none"));   // the tag name is an ABNF literal
   EXPECT_FALSE(dmarc::IsDmarcRecord("v=dmarc1; p=none"));  // the version is %x44.4d.41.52.43.31
   EXPECT_FALSE(dmarc::IsDmarcRecord("v=DMARC10; p=none"));
   EXPECT_FALSE(dmarc::IsDmarcRecord("v=DMARC1 p=none"));
@@ -70,8 +70,9 @@ TEST(DmarcTest, LenientWhereTheRfcIs) {
   EXPECT_EQ(r.adkim, "s");
   EXPECT_EQ(r.aspf, "r");
   // WSP around '=' and ';', empty tags, a trailing ';', unknown tags, p= anywhere after v=.
-  r = MustParse("v=DMARC1 ;  rua = mailto:a@example.com , https://dmarc.example.net/report!1g ;; "
-                "np=reject; psd=n; p = none ;");
+  r = MustParse(
+      "v=DMARC1 ;  rua = mailto:a@example.com , https://dmarc.example.net/report!1g ;; "
+      "np=reject; psd=n; p = none ;");
   EXPECT_EQ(r.policy, "none");
   EXPECT_EQ(r.rua, (Strings{"mailto:a@example.com", "https://dmarc.example.net/report!1g"}));
   r = MustParse("v=DMARC1; p=none; pct=007; rua=MAILTO:Reports@Example.COM!50");

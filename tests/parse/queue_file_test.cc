@@ -15,8 +15,9 @@ std::string Rec(char type, const std::string& data) { return testing::QueueFileR
 
 TEST(QueueFileTest, ReadsSizeAndArrivalLikeShowq) {
   // Bytes as in the lab's deferred/7/7B35511404A.
-  std::string head = Rec('C', "           2225             693               1               0            2225               0") +
-                     Rec('T', "1795390777 495600") + Rec('A', "create_time=1795390777") + Rec('S', "filler@example.test");
+  std::string head =
+      Rec('C', "           2225             693               1               0            2225               0") +
+      Rec('T', "1795390777 495600") + Rec('A', "create_time=1795390777") + Rec('S', "filler@example.test");
   auto h = ParseQueueFileHead(head);
   EXPECT_TRUE(h.has_size);
   EXPECT_EQ(h.content_size, 2225);
@@ -39,7 +40,10 @@ TEST(QueueFileTest, MissingOrBadFieldsStayUnset) {
       {"stops_at_sender", Rec('S', "a") + Rec('T', "9 0"), false, false, 0, 0},
       {"stops_at_pointer", Rec('p', "            123") + Rec('T', "9 0"), false, false, 0, 0},
       {"truncated_length", "C\xff\xff"s, false, false, 0, 0},
-      {"length_past_end", "C\x10" "12"s, false, false, 0, 0},
+      {"length_past_end",
+       "C\x10"
+       "12"s,
+       false, false, 0, 0},
       {"first_T_wins", Rec('T', "100 0") + Rec('T', "200 0"), false, true, 0, 100},
       {"long_C_record_varint", Rec('C', std::string(200, ' ') + "42") + Rec('T', "7 0"), true, true, 42, 7},
   };

@@ -14,10 +14,18 @@ using namespace std::string_literals;
 // two messages: one deferred with two recipients, one held.
 const std::string kCapture =
     "protocol\0mail_queue_list_protocol\0\0"s
-    "queue_name\0deferred\0queue_id\0" "80E1A114053\0time\0" "1795390777\0size\0" "2225\0forced_expire\0" "0\0"
+    "queue_name\0deferred\0queue_id\0"
+    "80E1A114053\0time\0"
+    "1795390777\0size\0"
+    "2225\0forced_expire\0"
+    "0\0"
     "sender\0filler@example.test\0recipient\0fill-d-3@defer.test\0reason\0deferred transport\0"
     "recipient\0b@remote.test\0reason\0connect to mx.remote.test[192.0.2.1]:25: Connection refused\0\0"s
-    "queue_name\0hold\0queue_id\0" "7B35511404A\0time\0" "1795390700\0size\0" "1000\0forced_expire\0" "0\0"
+    "queue_name\0hold\0queue_id\0"
+    "7B35511404A\0time\0"
+    "1795390700\0size\0"
+    "1000\0forced_expire\0"
+    "0\0"
     "sender\0\0recipient\0x@example.test\0reason\0\0\0"s
     "\0"s;
 
@@ -69,7 +77,11 @@ TEST(ShowqParserTest, EmptyQueueAndNoAnnouncement) {
   EXPECT_TRUE(ParseAll("protocol\0mail_queue_list_protocol\0\0\0"s, &s).empty());
   EXPECT_TRUE(s.ok()) << s.message();
   // Older Postfix versions send no protocol announcement.
-  auto msgs = ParseAll("queue_name\0active\0time\0" "5\0size\0" "7\0\0\0"s, &s);
+  auto msgs = ParseAll(
+      "queue_name\0active\0time\0"
+      "5\0size\0"
+      "7\0\0\0"s,
+      &s);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].queue, Queue::kActive);
@@ -92,15 +104,27 @@ TEST(ShowqParserTest, GarbageAndTruncationAreErrors) {
       {"huge_token", std::string(70000, 'A'),
        "showq stream: at byte 0: attribute longer than 65536 bytes (not a showq stream?)"},
       {"wrong_protocol", "protocol\0smtp\0\0"s, "showq stream: at byte 9: unexpected protocol \"smtp\""},
-      {"late_protocol", "queue_name\0active\0time\0" "1\0size\0" "1\0\0protocol\0mail_queue_list_protocol\0\0"s,
+      {"late_protocol",
+       "queue_name\0active\0time\0"
+       "1\0size\0"
+       "1\0\0protocol\0mail_queue_list_protocol\0\0"s,
        "showq stream: at byte 42: protocol announcement after the first record"},
       {"unknown_queue", "queue_name\0corrupt\0\0"s, "showq stream: at byte 11: unknown queue \"corrupt\""},
       {"bad_time", "queue_name\0active\0time\0-5\0"s, "showq stream: at byte 23: bad time \"-5\""},
-      {"huge_size", "queue_name\0active\0time\0" "1\0size\0" "99999999999999999999\0"s,
+      {"huge_size",
+       "queue_name\0active\0time\0"
+       "1\0size\0"
+       "99999999999999999999\0"s,
        "showq stream: at byte 30: bad size \"99999999999999999999\""},
-      {"missing_size", "queue_name\0active\0time\0" "1\0\0"s,
+      {"missing_size",
+       "queue_name\0active\0time\0"
+       "1\0\0"s,
        "showq stream: at byte 25: message record without size"},
-      {"missing_queue", "time\0" "1\0size\0" "2\0\0"s, "showq stream: at byte 14: message record without queue_name"},
+      {"missing_queue",
+       "time\0"
+       "1\0size\0"
+       "2\0\0"s,
+       "showq stream: at byte 14: message record without queue_name"},
       {"data_after_end", "\0queue_name\0"s, "showq stream: at byte 1: data after the end of the queue listing"},
       {"trailing_bytes_after_end", "\0xyz"s, "showq stream: at byte 1: data after the end of the queue listing"},
   };

@@ -74,8 +74,9 @@ TEST(SpfTest, Microsoft) {
 }
 
 TEST(SpfTest, Ip4AndIp6Networks) {
-  auto rec = MustParse("v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.7 +ip6:2001:db8::/32 ip6:2001:db8::cb01 "
-                       "ip4:0.0.0.0/0 ip6:::ffff:192.0.2.1/128 -all");
+  auto rec = MustParse(
+      "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.7 +ip6:2001:db8::/32 ip6:2001:db8::cb01 "
+      "ip4:0.0.0.0/0 ip6:::ffff:192.0.2.1/128 -all");
   ASSERT_EQ(rec.terms.size(), 7u);
   const auto& a = rec.terms[0];
   EXPECT_EQ(a.mechanism, Mechanism::kIp4);
@@ -104,8 +105,9 @@ TEST(SpfTest, Ip4AndIp6Networks) {
 }
 
 TEST(SpfTest, AMxPtrWithDualCidr) {
-  auto rec = MustParse("v=spf1 a a/24//64 a//48 mx:example.com/24 mx:mail.example.com//64 "
-                       "a:%{d}/28 ?ptr ptr:example.org -mx ~a:example.net/0//0 -all");
+  auto rec = MustParse(
+      "v=spf1 a a/24//64 a//48 mx:example.com/24 mx:mail.example.com//64 "
+      "a:%{d}/28 ?ptr ptr:example.org -mx ~a:example.net/0//0 -all");
   ASSERT_EQ(rec.terms.size(), 11u);
   struct Want {
     Mechanism m;
@@ -164,8 +166,9 @@ TEST(SpfTest, RedirectAndExp) {
 }
 
 TEST(SpfTest, NamesAreCaseInsensitive) {
-  auto rec = MustParse("V=SPF1 IP4:192.0.2.1 Include:Example.COM MX:mail.example.com/24 -ALL "
-                       "REDIRECT=Other.Example EXP=Why.Example");
+  auto rec = MustParse(
+      "V=SPF1 IP4:192.0.2.1 Include:Example.COM MX:mail.example.com/24 -ALL "
+      "REDIRECT=Other.Example EXP=Why.Example");
   ASSERT_EQ(rec.terms.size(), 6u);
   EXPECT_EQ(rec.terms[0].mechanism, Mechanism::kIp4);
   EXPECT_EQ(rec.terms[1].mechanism, Mechanism::kInclude);
@@ -203,8 +206,9 @@ TEST(SpfTest, UnknownModifiersAreKeptAndIgnored) {
 }
 
 TEST(SpfTest, MacrosInDomainSpecs) {
-  auto rec = MustParse("v=spf1 exists:%{i}._spf.%{d} exists:%{ir}.%{v}._spf.%{d2} include:%{l1r-}.%{o} "
-                       "a:%{H} exists:%{S}.x.example a:foo%-bar.example.com -all");
+  auto rec = MustParse(
+      "v=spf1 exists:%{i}._spf.%{d} exists:%{ir}.%{v}._spf.%{d2} include:%{l1r-}.%{o} "
+      "a:%{H} exists:%{S}.x.example a:foo%-bar.example.com -all");
   ASSERT_EQ(rec.terms.size(), 7u);
   EXPECT_EQ(rec.terms[0].mechanism, Mechanism::kExists);
   EXPECT_EQ(rec.terms[0].domain_spec, "%{i}._spf.%{d}");
@@ -226,9 +230,9 @@ TEST(SpfTest, SpacesAndEmptyRecord) {
 }
 
 TEST(SpfTest, DomainSpecShapes) {
-  for (const char* ok : {"v=spf1 a:example.com.", "v=spf1 a:xn--p1ai.xn--p1ai", "v=spf1 a:mail.123-45",
-                         "v=spf1 include:_spf.example.com", "v=spf1 a:%{d}", "v=spf1 exists:%{d}.%%",
-                         "v=spf1 a:x.%{d}.example.c0m"}) {
+  for (const char* ok :
+       {"v=spf1 a:example.com.", "v=spf1 a:xn--p1ai.xn--p1ai", "v=spf1 a:mail.123-45",
+        "v=spf1 include:_spf.example.com", "v=spf1 a:%{d}", "v=spf1 exists:%{d}.%%", "v=spf1 a:x.%{d}.example.c0m"}) {
     EXPECT_TRUE(spf::Parse(ok).ok()) << ok << ": " << spf::Parse(ok).status().message();
   }
   const std::string label63(63, 'a');
@@ -428,12 +432,13 @@ TEST(SpfMacroTest, TruncatesTo253BytesByDroppingLeftLabels) {
   // With a suffix two labels go.
   EXPECT_EQ(Expand("%{d}.example.com", ctx), "b" + l60 + ".c" + l60 + ".d" + l60 + ".example.com");
   // Exactly 253 bytes stays.
-  ctx.domain = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
-               std::string(61, 'd');
+  ctx.domain =
+      std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." + std::string(61, 'd');
   ASSERT_EQ(ctx.domain.size(), 253u);
   EXPECT_EQ(Expand("%{d}", ctx), ctx.domain);
   EXPECT_EQ(Expand("x.%{d}", ctx), ctx.domain);  // 255 bytes: dropping "x." is enough
-  EXPECT_EQ(Expand("%{d}.x", ctx), std::string(63, 'b') + "." + std::string(63, 'c') + "." + std::string(61, 'd') + ".x");
+  EXPECT_EQ(Expand("%{d}.x", ctx),
+            std::string(63, 'b') + "." + std::string(63, 'c') + "." + std::string(61, 'd') + ".x");
 }
 
 TEST(SpfMacroTest, Errors) {

@@ -13,8 +13,7 @@
 
 namespace mailstack::testing {
 
-FakeServer::FakeServer(const std::string& path, Behaviour behaviour)
-    : path_(path), behaviour_(std::move(behaviour)) {
+FakeServer::FakeServer(const std::string& path, Behaviour behaviour) : path_(path), behaviour_(std::move(behaviour)) {
   if (!path.empty()) {
     ::unlink(path.c_str());
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

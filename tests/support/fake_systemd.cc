@@ -115,10 +115,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   sd_bus_slot* slots[3] = {};
-  sd_bus_add_object_vtable(bus, &slots[0], "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                           kManager, nullptr);
-  sd_bus_add_fallback_vtable(bus, &slots[1], "/org/freedesktop/systemd1/unit", "org.freedesktop.systemd1.Unit",
-                             kUnit, nullptr, nullptr);
+  sd_bus_add_object_vtable(bus, &slots[0], "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", kManager,
+                           nullptr);
+  sd_bus_add_fallback_vtable(bus, &slots[1], "/org/freedesktop/systemd1/unit", "org.freedesktop.systemd1.Unit", kUnit,
+                             nullptr, nullptr);
   sd_bus_add_fallback_vtable(bus, &slots[2], "/org/freedesktop/systemd1/unit", "org.freedesktop.systemd1.Service",
                              kService, nullptr, nullptr);
   r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);

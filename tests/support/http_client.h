@@ -7,12 +7,11 @@
 namespace mailstack::testing {
 
 struct HttpResponse {
-  int status = 0;  // 0 when the connection failed
+  int status = 0;                              // 0 when the connection failed
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
 
-HttpResponse HttpRequest(int port, const std::string& method, const std::string& path,
-                         int timeout_ms = 5000);
+HttpResponse HttpRequest(int port, const std::string& method, const std::string& path, int timeout_ms = 5000);
 
 }  // namespace mailstack::testing

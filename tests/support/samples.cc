@@ -18,11 +18,8 @@ FamilySamples SamplesByFamily(const std::vector<prometheus::MetricFamily>& famil
                 static_cast<double>(b.cumulative_count);
           }
           break;
-        case prometheus::MetricType::Counter:
-          out[f.name][key] = m.counter.value;
-          break;
-        default:
-          out[f.name][key] = m.gauge.value;
+        case prometheus::MetricType::Counter: out[f.name][key] = m.counter.value; break;
+        default: out[f.name][key] = m.gauge.value;
       }
     }
   }
