@@ -22,6 +22,7 @@ test_pkgs=(
   prometheus prometheus-alertmanager prometheus-postfix-exporter prometheus-blackbox-exporter
   clang libclang-rt-14-dev
   stress-ng   # tests/stress.sh: the CPU load it runs the tests under
+  clang-format   # the clang_format_check test
 )
 
 pkgs=("${build_pkgs[@]}")

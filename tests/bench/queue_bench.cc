@@ -82,8 +82,12 @@ int main(int argc, char** argv) {
   int runs = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--runs") runs = std::atoi(argv[i + 1]);
-    else { mode = a.substr(2); target = argv[i + 1]; }
+    if (a == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else {
+      mode = a.substr(2);
+      target = argv[i + 1];
+    }
   }
   if (mode.empty()) {
     std::fprintf(stderr, "usage: queue_bench (--showq PATH | --spool DIR | --replay FILE) [--runs N]\n");
@@ -91,8 +95,10 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<Replayer> replayer;
   PostfixQueueCollector::Options o;
-  if (mode == "showq") o.instances = {{"bench", target, ""}};
-  else if (mode == "spool") o.instances = {{"bench", "", target}};
+  if (mode == "showq")
+    o.instances = {{"bench", target, ""}};
+  else if (mode == "spool")
+    o.instances = {{"bench", "", target}};
   else {
     std::string sock = "/tmp/queue_bench_" + std::to_string(::getpid()) + ".sock";
     replayer = std::make_unique<Replayer>(target, sock);
@@ -128,9 +134,10 @@ int main(int argc, char** argv) {
   std::vector<double> later(ms.begin() + 1, ms.end());
   std::sort(ms.begin(), ms.end());
   std::sort(later.begin(), later.end());
-  std::printf("mode=%s runs=%d first_ms=%.2f later_median_ms=%.2f median_ms=%.2f min_ms=%.2f messages=%.0f "
-              "rss_before_kb=%ld rss_after_kb=%ld rss_peak_kb=%ld\n",
-              mode.c_str(), runs, first, later.empty() ? first : later[later.size() / 2], ms[ms.size() / 2], ms[0],
-              messages, rss_before, StatusKb("VmRSS:"), StatusKb("VmHWM:"));
+  std::printf(
+      "mode=%s runs=%d first_ms=%.2f later_median_ms=%.2f median_ms=%.2f min_ms=%.2f messages=%.0f "
+      "rss_before_kb=%ld rss_after_kb=%ld rss_peak_kb=%ld\n",
+      mode.c_str(), runs, first, later.empty() ? first : later[later.size() / 2], ms[ms.size() / 2], ms[0], messages,
+      rss_before, StatusKb("VmRSS:"), StatusKb("VmHWM:"));
   return 0;
 }
