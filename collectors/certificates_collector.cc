@@ -13,11 +13,8 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
-
-constexpr MetricDesc kFileError{"mailstack_tls_certificate_file_error",
-                                "1 if the certificate file could not be read or holds no PEM certificate.",
-                                MetricType::Gauge};
+constexpr GaugeFamily<1> kFileError{"mailstack_tls_certificate_file_error",
+                                    "1 if the certificate file could not be read or holds no PEM certificate.", "name"};
 
 bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
 
@@ -42,12 +39,11 @@ Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const
   return o;
 }
 
-std::vector<MetricDesc> CertificatesCollector::Describe() const {
+std::vector<MetricDesc> CertificatesCollector::Families() {
   return {kTlsNotAfter, kTlsNotBefore, kTlsExpiry, kTlsValid, kTlsInfo, kFileError};
 }
 
 Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   // Trust anchors, reloaded when the CA file changes.
   auto store = trust_stores_.Get(options_.ca_file);
   if (!store.ok()) return store.status();
@@ -69,14 +65,14 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     const std::string_view name = path;
     auto certs = ReadPemCertificates(path);
     if (!certs.ok()) {
-      sink.Gauge(kFileError, {{"name", name}}, 1);
+      sink.Gauge(kFileError, {name}, 1);
       if (problems_.Update(path, certs.status().message()) == ProblemMemo::Change::kNew) {
         MS_LOG(kWarn, "cannot read certificate file", {{"err", certs.status().message()}});
       }
       continue;
     }
     problems_.Update(path, "");
-    sink.Gauge(kFileError, {{"name", name}}, 0);
+    sink.Gauge(kFileError, {name}, 0);
     // The other certificates of the bundle are the untrusted intermediates.
     STACK_OF(X509)* untrusted = sk_X509_new_null();
     for (const auto& c : *certs) sk_X509_push(untrusted, c.get());

@@ -25,7 +25,9 @@ class CertificatesCollector final : public Collector {
 
   explicit CertificatesCollector(Options options) : options_(std::move(options)) {}
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   // A file that cannot be read or holds no certificate is
   // mailstack_tls_certificate_file_error 1 (logged once per distinct error);
   // the run goes on.

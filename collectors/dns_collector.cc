@@ -29,58 +29,57 @@ namespace {
 using net::DnsAnswer;
 using net::DnsClient;
 using net::DnsType;
-using prometheus::MetricType;
 
-constexpr MetricDesc kPresent{"mailstack_dns_record_present",
-                              "1 if the record exists (mx, a, aaaa, ptr, spf, dmarc, mta_sts, tls_rpt); absent "
-                              "when its lookup failed.",
-                              MetricType::Gauge};
-constexpr MetricDesc kValid{"mailstack_dns_record_valid",
-                            "1 if the record is what it should be: MX names mail_host, A/AAAA equal ips, PTR "
-                            "forward-confirmed, exactly one well-formed SPF/DMARC/MTA-STS/TLS-RPT record (SPF "
-                            "within 10 DNS lookups and 2 void lookups).",
-                            MetricType::Gauge};
-constexpr MetricDesc kLookupFailures{"mailstack_dns_lookup_failures",
-                                     "Lookups for the domain's checks that got no answer in the last run (timeout, "
-                                     "SERVFAIL, refused); NXDOMAIN and empty answers are answers.",
-                                     MetricType::Gauge};
-constexpr MetricDesc kSpfLookups{"mailstack_spf_dns_lookups",
-                                 "DNS-querying SPF terms (include, a, mx, ptr, exists, redirect) across includes "
-                                 "and redirects for an IP no mechanism matches (RFC 7208 4.6.4; limit 10).",
-                                 MetricType::Gauge};
-constexpr MetricDesc kSpfVoids{"mailstack_spf_void_lookups",
-                               "SPF lookups that returned NXDOMAIN or no records, same evaluation (limit 2).",
-                               MetricType::Gauge};
-constexpr MetricDesc kSpfAuthorizes{"mailstack_spf_authorizes_ip",
-                                    "1 if SPF check_host() for the IP and the domain gives pass.", MetricType::Gauge};
-constexpr MetricDesc kDkimPresent{"mailstack_dkim_record_present", "1 if the selector's DKIM key record exists.",
-                                  MetricType::Gauge};
-constexpr MetricDesc kDkimValid{"mailstack_dkim_record_valid",
-                                "1 if the DKIM key record is well-formed with a usable rsa or ed25519 key.",
-                                MetricType::Gauge};
-constexpr MetricDesc kDkimBytes{"mailstack_dkim_key_size_bytes",
-                                "Size of the published DKIM key in bytes (RSA: the modulus, 256 for a 2048-bit "
-                                "key; ed25519: 32).",
-                                MetricType::Gauge};
-constexpr MetricDesc kDkimMatches{"mailstack_dkim_key_matches",
-                                  "1 if the published DKIM key is the public half of the configured key_file.",
-                                  MetricType::Gauge};
-constexpr MetricDesc kDkimKeyFileError{"mailstack_dkim_key_file_error",
-                                       "1 if the configured DKIM key_file cannot be read as a private key.",
-                                       MetricType::Gauge};
-constexpr MetricDesc kDmarcPolicy{"mailstack_dmarc_policy",
-                                  "The DMARC policy (p=) as a state set: none, quarantine, reject.", MetricType::Gauge};
-constexpr MetricDesc kReverseDns{"mailstack_reverse_dns_matches",
-                                 "1 if the PTR of the IP names mail_host and mail_host resolves back to the IP.",
-                                 MetricType::Gauge};
-constexpr MetricDesc kDnsblListed{"mailstack_dnsbl_listed",
-                                  "1 if the blocklist zone lists the IP (an answer in 127.0.0.0/8 outside "
-                                  "127.255.255.0/24, RFC 5782).",
-                                  MetricType::Gauge};
-constexpr MetricDesc kDnsblError{"mailstack_dnsbl_query_error",
-                                 "1 if the blocklist query failed or answered an error code (127.255.255.x: e.g. "
-                                 "Spamhaus refusing a public resolver); the listing is then unknown.",
-                                 MetricType::Gauge};
+constexpr GaugeFamily<2> kPresent{"mailstack_dns_record_present",
+                                  "1 if the record exists (mx, a, aaaa, ptr, spf, dmarc, mta_sts, tls_rpt); absent "
+                                  "when its lookup failed.",
+                                  "domain", "record"};
+constexpr GaugeFamily<2> kValid{"mailstack_dns_record_valid",
+                                "1 if the record is what it should be: MX names mail_host, A/AAAA equal ips, PTR "
+                                "forward-confirmed, exactly one well-formed SPF/DMARC/MTA-STS/TLS-RPT record (SPF "
+                                "within 10 DNS lookups and 2 void lookups).",
+                                "domain", "record"};
+constexpr GaugeFamily<1> kLookupFailures{"mailstack_dns_lookup_failures",
+                                         "Lookups for the domain's checks that got no answer in the last run (timeout, "
+                                         "SERVFAIL, refused); NXDOMAIN and empty answers are answers.",
+                                         "domain"};
+constexpr GaugeFamily<1> kSpfLookups{"mailstack_spf_dns_lookups",
+                                     "DNS-querying SPF terms (include, a, mx, ptr, exists, redirect) across includes "
+                                     "and redirects for an IP no mechanism matches (RFC 7208 4.6.4; limit 10).",
+                                     "domain"};
+constexpr GaugeFamily<1> kSpfVoids{"mailstack_spf_void_lookups",
+                                   "SPF lookups that returned NXDOMAIN or no records, same evaluation (limit 2).",
+                                   "domain"};
+constexpr GaugeFamily<2> kSpfAuthorizes{"mailstack_spf_authorizes_ip",
+                                        "1 if SPF check_host() for the IP and the domain gives pass.", "domain", "ip"};
+constexpr GaugeFamily<2> kDkimPresent{"mailstack_dkim_record_present", "1 if the selector's DKIM key record exists.",
+                                      "domain", "selector"};
+constexpr GaugeFamily<2> kDkimValid{"mailstack_dkim_record_valid",
+                                    "1 if the DKIM key record is well-formed with a usable rsa or ed25519 key.",
+                                    "domain", "selector"};
+constexpr GaugeFamily<2> kDkimBytes{"mailstack_dkim_key_size_bytes",
+                                    "Size of the published DKIM key in bytes (RSA: the modulus, 256 for a 2048-bit "
+                                    "key; ed25519: 32).",
+                                    "domain", "selector"};
+constexpr GaugeFamily<2> kDkimMatches{"mailstack_dkim_key_matches",
+                                      "1 if the published DKIM key is the public half of the configured key_file.",
+                                      "domain", "selector"};
+constexpr GaugeFamily<2> kDkimKeyFileError{"mailstack_dkim_key_file_error",
+                                           "1 if the configured DKIM key_file cannot be read as a private key.",
+                                           "domain", "selector"};
+constexpr StateSetFamily<2> kDmarcPolicy{
+    "mailstack_dmarc_policy", "The DMARC policy (p=) as a state set: none, quarantine, reject.", "domain", "policy"};
+constexpr GaugeFamily<2> kReverseDns{"mailstack_reverse_dns_matches",
+                                     "1 if the PTR of the IP names mail_host and mail_host resolves back to the IP.",
+                                     "domain", "ip"};
+constexpr GaugeFamily<2> kDnsblListed{"mailstack_dnsbl_listed",
+                                      "1 if the blocklist zone lists the IP (an answer in 127.0.0.0/8 outside "
+                                      "127.255.255.0/24, RFC 5782).",
+                                      "ip", "blocklist"};
+constexpr GaugeFamily<2> kDnsblError{"mailstack_dnsbl_query_error",
+                                     "1 if the blocklist query failed or answered an error code (127.255.255.x: e.g. "
+                                     "Spamhaus refusing a public resolver); the listing is then unknown.",
+                                     "ip", "blocklist"};
 
 const std::vector<std::string_view> kPolicies = {"none", "quarantine", "reject"};
 constexpr int kMaxSpfLookups = 10;
@@ -574,7 +573,7 @@ Result<DnsCollector::Options> DnsCollector::ParseOptions(const ConfigNode& secti
   return o;
 }
 
-std::vector<MetricDesc> DnsCollector::Describe() const {
+std::vector<MetricDesc> DnsCollector::Families() {
   return {kPresent,          kValid,       kLookupFailures, kSpfLookups,  kSpfVoids,
           kSpfAuthorizes,    kDkimPresent, kDkimValid,      kDkimBytes,   kDkimMatches,
           kDkimKeyFileError, kDmarcPolicy, kReverseDns,     kDnsblListed, kDnsblError};
@@ -589,7 +588,6 @@ void DnsCollector::LogChange(const std::string& key, const std::string& message)
 }
 
 Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   // Lookups end a little before the run's deadline, so what was answered is published.
   const Deadline deadline = ctx.WorkDeadline();
   auto client = DnsClient::Create(options_.resolver, deadline);
@@ -811,8 +809,8 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     const std::string_view dom = d.domain;
     auto emit = [&](std::string_view record, const Check& c) {
       if (!c.known) return;
-      sink.Gauge(kPresent, {{"domain", dom}, {"record", record}}, c.present ? 1 : 0);
-      sink.Gauge(kValid, {{"domain", dom}, {"record", record}}, c.valid ? 1 : 0);
+      sink.Gauge(kPresent, {dom, record}, c.present ? 1 : 0);
+      sink.Gauge(kValid, {dom, record}, c.valid ? 1 : 0);
     };
     if (st.spf.known && st.spf_lookups < 0) st.spf.known = false;  // the evaluation did not finish
     if (!d.ips.empty() && !d.mail_host.empty()) {
@@ -830,21 +828,21 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     emit("dmarc", st.dmarc);
     emit("mta_sts", st.mta_sts);
     emit("tls_rpt", st.tls_rpt);
-    sink.Gauge(kLookupFailures, {{"domain", dom}}, static_cast<double>(st.failed.size()));
+    sink.Gauge(kLookupFailures, {dom}, static_cast<double>(st.failed.size()));
     if (st.spf_lookups >= 0) {
-      sink.Gauge(kSpfLookups, {{"domain", dom}}, st.spf_lookups);
-      sink.Gauge(kSpfVoids, {{"domain", dom}}, st.spf_voids);
+      sink.Gauge(kSpfLookups, {dom}, st.spf_lookups);
+      sink.Gauge(kSpfVoids, {dom}, st.spf_voids);
     }
     for (size_t i = 0; i < d.ips.size(); ++i) {
-      if (st.spf_pass[i] >= 0) sink.Gauge(kSpfAuthorizes, {{"domain", dom}, {"ip", d.ips[i]}}, st.spf_pass[i]);
-      if (st.rdns[i] >= 0) sink.Gauge(kReverseDns, {{"domain", dom}, {"ip", d.ips[i]}}, st.rdns[i]);
+      if (st.spf_pass[i] >= 0) sink.Gauge(kSpfAuthorizes, {dom, d.ips[i]}, st.spf_pass[i]);
+      if (st.rdns[i] >= 0) sink.Gauge(kReverseDns, {dom, d.ips[i]}, st.rdns[i]);
     }
     if (st.dmarc.known && st.dmarc.valid) {
-      sink.StateSet(kDmarcPolicy, {{"domain", dom}}, "policy", kPolicies, st.dmarc_policy);
+      sink.StateSet(kDmarcPolicy, {dom}, kPolicies, st.dmarc_policy);
     }
     for (size_t k = 0; k < d.dkim.size(); ++k) {
       const DkimState& ds = st.dkim[k];
-      LabelList labels = {{"domain", dom}, {"selector", d.dkim[k].selector}};
+      const LabelValues<2> labels{dom, d.dkim[k].selector};
       if (ds.record.known) {
         sink.Gauge(kDkimPresent, labels, ds.record.present ? 1 : 0);
         sink.Gauge(kDkimValid, labels, ds.record.valid ? 1 : 0);
@@ -860,8 +858,8 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   }
   for (const auto& l : listings) {
     // "blocklist", not "zone": zone is a common target label (region, DNS zone) that would clash.
-    sink.Gauge(kDnsblListed, {{"ip", l.ip}, {"blocklist", l.zone}}, l.listed);
-    sink.Gauge(kDnsblError, {{"ip", l.ip}, {"blocklist", l.zone}}, l.error);
+    sink.Gauge(kDnsblListed, {l.ip, l.zone}, l.listed);
+    sink.Gauge(kDnsblError, {l.ip, l.zone}, l.error);
   }
   if (dns.lookups() > 0 && dns.failures() == dns.lookups()) {
     return Status::Unavailable("no DNS lookup was answered (" + dns.first_error() + ")");

@@ -45,7 +45,9 @@ class DnsCollector final : public Collector {
 
   explicit DnsCollector(Options options) : options_(std::move(options)) {}
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   // Fails (success 0) only when no lookup got any answer (dead resolver);
   // a record whose lookup failed has its present/valid samples left out and
   // counts in mailstack_dns_lookup_failures.

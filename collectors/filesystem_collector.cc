@@ -10,25 +10,22 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
-
-constexpr MetricDesc kSize{"mailstack_filesystem_size_bytes",
-                           "Size of the filesystem holding path, in bytes (statvfs f_blocks * f_frsize).",
-                           MetricType::Gauge};
-constexpr MetricDesc kAvail{
+constexpr GaugeFamily<1> kSize{"mailstack_filesystem_size_bytes",
+                               "Size of the filesystem holding path, in bytes (statvfs f_blocks * f_frsize).", "path"};
+constexpr GaugeFamily<1> kAvail{
     "mailstack_filesystem_avail_bytes",
-    "Space available to unprivileged users on the filesystem holding path, in bytes (f_bavail).", MetricType::Gauge};
-constexpr MetricDesc kFree{
+    "Space available to unprivileged users on the filesystem holding path, in bytes (f_bavail).", "path"};
+constexpr GaugeFamily<1> kFree{
     "mailstack_filesystem_free_bytes",
-    "Free space on the filesystem holding path including root-reserved blocks, in bytes (f_bfree).", MetricType::Gauge};
-constexpr MetricDesc kFiles{"mailstack_filesystem_files", "Inodes on the filesystem holding path (f_files).",
-                            MetricType::Gauge};
-constexpr MetricDesc kFilesFree{"mailstack_filesystem_files_free",
-                                "Free inodes on the filesystem holding path (f_ffree).", MetricType::Gauge};
-constexpr MetricDesc kReadonly{"mailstack_filesystem_readonly",
-                               "1 if the filesystem holding path is mounted read-only.", MetricType::Gauge};
-constexpr MetricDesc kDeviceError{"mailstack_filesystem_device_error",
-                                  "1 if statvfs of path failed or did not return by the deadline.", MetricType::Gauge};
+    "Free space on the filesystem holding path including root-reserved blocks, in bytes (f_bfree).", "path"};
+constexpr GaugeFamily<1> kFiles{"mailstack_filesystem_files", "Inodes on the filesystem holding path (f_files).",
+                                "path"};
+constexpr GaugeFamily<1> kFilesFree{"mailstack_filesystem_files_free",
+                                    "Free inodes on the filesystem holding path (f_ffree).", "path"};
+constexpr GaugeFamily<1> kReadonly{"mailstack_filesystem_readonly",
+                                   "1 if the filesystem holding path is mounted read-only.", "path"};
+constexpr GaugeFamily<1> kDeviceError{"mailstack_filesystem_device_error",
+                                      "1 if statvfs of path failed or did not return by the deadline.", "path"};
 
 }  // namespace
 
@@ -62,12 +59,11 @@ Result<FilesystemCollector::Options> FilesystemCollector::ParseOptions(const Con
 FilesystemCollector::FilesystemCollector(Options options) : options_(std::move(options)) {}
 FilesystemCollector::~FilesystemCollector() = default;
 
-std::vector<MetricDesc> FilesystemCollector::Describe() const {
+std::vector<MetricDesc> FilesystemCollector::Families() {
   return {kSize, kAvail, kFree, kFiles, kFilesFree, kReadonly, kDeviceError};
 }
 
 Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   // One work deadline for every path: a hung mount is reported in this run
   // instead of the run overrunning.
   const Deadline work = ctx.WorkDeadline();
@@ -78,14 +74,14 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
       std::unique_lock<std::mutex> lock(it->second->mu);
       if (!it->second->done) {
         lock.unlock();
-        sink.Gauge(kDeviceError, {{"path", p}}, 1);
+        sink.Gauge(kDeviceError, {p}, 1);
         continue;
       }
       lock.unlock();
       stuck_.erase(it);
     }
     if (ctx.Stopping() || work.Expired()) {
-      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      sink.Gauge(kDeviceError, {p}, 1);
       continue;
     }
     auto pending = std::make_shared<PendingStat>();
@@ -105,22 +101,22 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
     if (!pending->cv.wait_until(lock, work.at(), [&] { return pending->done; })) {
       lock.unlock();
       stuck_.emplace(path, pending);
-      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      sink.Gauge(kDeviceError, {p}, 1);
       continue;
     }
     if (pending->err != 0) {
-      sink.Gauge(kDeviceError, {{"path", p}}, 1);
+      sink.Gauge(kDeviceError, {p}, 1);
       continue;
     }
     const struct statvfs& st = pending->st;
     const double frsize = static_cast<double>(st.f_frsize ? st.f_frsize : st.f_bsize);
-    sink.Gauge(kSize, {{"path", p}}, static_cast<double>(st.f_blocks) * frsize);
-    sink.Gauge(kAvail, {{"path", p}}, static_cast<double>(st.f_bavail) * frsize);
-    sink.Gauge(kFree, {{"path", p}}, static_cast<double>(st.f_bfree) * frsize);
-    sink.Gauge(kFiles, {{"path", p}}, static_cast<double>(st.f_files));
-    sink.Gauge(kFilesFree, {{"path", p}}, static_cast<double>(st.f_ffree));
-    sink.Gauge(kReadonly, {{"path", p}}, (st.f_flag & ST_RDONLY) ? 1 : 0);
-    sink.Gauge(kDeviceError, {{"path", p}}, 0);
+    sink.Gauge(kSize, {p}, static_cast<double>(st.f_blocks) * frsize);
+    sink.Gauge(kAvail, {p}, static_cast<double>(st.f_bavail) * frsize);
+    sink.Gauge(kFree, {p}, static_cast<double>(st.f_bfree) * frsize);
+    sink.Gauge(kFiles, {p}, static_cast<double>(st.f_files));
+    sink.Gauge(kFilesFree, {p}, static_cast<double>(st.f_ffree));
+    sink.Gauge(kReadonly, {p}, (st.f_flag & ST_RDONLY) ? 1 : 0);
+    sink.Gauge(kDeviceError, {p}, 0);
   }
   return Status::Ok();
 }

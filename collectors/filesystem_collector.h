@@ -24,7 +24,9 @@ class FilesystemCollector final : public Collector {
   explicit FilesystemCollector(Options options);
   ~FilesystemCollector() override;
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
   struct PendingStat;  // one statvfs call on a helper thread (public for the .cc)

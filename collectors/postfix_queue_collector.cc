@@ -28,23 +28,25 @@ using parse::kDeferReasonCount;
 using parse::kDeferReasonNames;
 using parse::kQueueCount;
 using parse::kQueueNames;
-using prometheus::MetricType;
 
-constexpr MetricDesc kUp{"mailstack_postfix_up",
-                         "1 if the Postfix queue of the instance could be read from showq, 0 if not (see the log).",
-                         MetricType::Gauge};
-constexpr MetricDesc kMessages{"mailstack_postfix_queue_messages", "Messages in the Postfix queue.", MetricType::Gauge};
-constexpr MetricDesc kBytes{"mailstack_postfix_queue_size_bytes", "Total size of the messages in the Postfix queue.",
-                            MetricType::Gauge};
-constexpr MetricDesc kRecipients{"mailstack_postfix_queue_recipients",
-                                 "Recipients still to be delivered, over the messages in the Postfix queue.",
-                                 MetricType::Gauge};
-constexpr MetricDesc kOldest{"mailstack_postfix_queue_oldest_message_age_seconds",
-                             "Age of the oldest message in the Postfix queue (0 when empty).", MetricType::Gauge};
-constexpr MetricDesc kAge{"mailstack_postfix_queue_message_age_seconds", "Ages of the messages in the Postfix queue.",
-                          MetricType::Histogram};
-constexpr MetricDesc kDeferred{"mailstack_postfix_queue_deferred_recipients",
-                               "Recipients of deferred messages by class of their delay reason.", MetricType::Gauge};
+constexpr GaugeFamily<1> kUp{"mailstack_postfix_up",
+                             "1 if the Postfix queue of the instance could be read from showq, 0 if not (see the log).",
+                             "postfix_instance"};
+constexpr GaugeFamily<2> kMessages{"mailstack_postfix_queue_messages", "Messages in the Postfix queue.",
+                                   "postfix_instance", "queue"};
+constexpr GaugeFamily<2> kBytes{"mailstack_postfix_queue_size_bytes",
+                                "Total size of the messages in the Postfix queue.", "postfix_instance", "queue"};
+constexpr GaugeFamily<2> kRecipients{"mailstack_postfix_queue_recipients",
+                                     "Recipients still to be delivered, over the messages in the Postfix queue.",
+                                     "postfix_instance", "queue"};
+constexpr GaugeFamily<2> kOldest{"mailstack_postfix_queue_oldest_message_age_seconds",
+                                 "Age of the oldest message in the Postfix queue (0 when empty).", "postfix_instance",
+                                 "queue"};
+constexpr HistogramFamily<2> kAge{"mailstack_postfix_queue_message_age_seconds",
+                                  "Ages of the messages in the Postfix queue.", "postfix_instance", "queue"};
+constexpr GaugeFamily<2> kDeferred{"mailstack_postfix_queue_deferred_recipients",
+                                   "Recipients of deferred messages by class of their delay reason.",
+                                   "postfix_instance", "reason"};
 
 // A minute to a week: the default maximal_queue_lifetime is 5 days.
 const std::vector<double> kAgeBuckets = {60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800};
@@ -133,7 +135,7 @@ Result<PostfixQueueCollector::Options> PostfixQueueCollector::ParseOptions(const
   return o;
 }
 
-std::vector<MetricDesc> PostfixQueueCollector::Describe() const {
+std::vector<MetricDesc> PostfixQueueCollector::Families() {
   return {kUp, kMessages, kBytes, kRecipients, kOldest, kAge, kDeferred};
 }
 
@@ -382,14 +384,13 @@ Status PostfixQueueCollector::CollectSpool(const Instance& inst, const CollectCo
 }
 
 Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   const Deadline work = ctx.WorkDeadline();
   for (const auto& inst : options_.instances) {
     const std::string_view iname = inst.name;
     QueueTotals t(static_cast<int64_t>(UnixTime()));
     Status status = inst.showq.empty() ? CollectSpool(inst, ctx, work, &t) : CollectShowq(inst, ctx, work, &t);
     if (!status.ok()) {
-      sink.Gauge(kUp, {{"postfix_instance", iname}}, 0);
+      sink.Gauge(kUp, {iname}, 0);
       if (problems_.Update(inst.name, status.message()) == ProblemMemo::Change::kNew) {
         MS_LOG(kWarn, "cannot read the Postfix queue", {{"postfix_instance", inst.name}, {"err", status.message()}});
       }
@@ -398,10 +399,10 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
     if (problems_.Update(inst.name, "") == ProblemMemo::Change::kCleared) {
       MS_LOG(kInfo, "Postfix queue readable again", {{"postfix_instance", inst.name}});
     }
-    sink.Gauge(kUp, {{"postfix_instance", iname}}, 1);
+    sink.Gauge(kUp, {iname}, 1);
     for (size_t qi = 0; qi < kQueueCount; ++qi) {
       const auto& q = t.queues[qi];
-      LabelList labels = {{"postfix_instance", iname}, {"queue", kQueueNames[qi]}};
+      const LabelValues<2> labels{iname, kQueueNames[qi]};
       sink.Gauge(kMessages, labels, static_cast<double>(q.messages));
       sink.Gauge(kBytes, labels, static_cast<double>(q.bytes));
       if (t.has_recipients) sink.Gauge(kRecipients, labels, static_cast<double>(q.recipients));
@@ -411,8 +412,7 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
     }
     if (!t.has_recipients) continue;  // spool mode does not read defer logs
     for (size_t r = 0; r < kDeferReasonCount; ++r) {
-      sink.Gauge(kDeferred, {{"postfix_instance", iname}, {"reason", kDeferReasonNames[r]}},
-                 static_cast<double>(t.deferred_reasons[r]));
+      sink.Gauge(kDeferred, {iname, kDeferReasonNames[r]}, static_cast<double>(t.deferred_reasons[r]));
     }
   }
   return Status::Ok();

@@ -38,7 +38,9 @@ class PostfixQueueCollector final : public Collector {
 
   explicit PostfixQueueCollector(Options options) : options_(std::move(options)) {}
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   // An instance that cannot be read is mailstack_postfix_up 0 (logged once
   // per distinct error) and the run goes on; the run fails only on a bug.
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;

@@ -16,26 +16,27 @@ namespace {
 
 using probe::Protocol;
 using probe::Tls;
-using prometheus::MetricType;
 
-constexpr MetricDesc kSuccess{"mailstack_probe_success",
-                              "1 if the last probe of the target completed its protocol dialog.", MetricType::Gauge};
-constexpr MetricDesc kDuration{"mailstack_probe_duration_seconds",
-                               "How long the last probe of the target took, from connect to goodbye.",
-                               MetricType::Gauge};
-constexpr MetricDesc kFailure{"mailstack_probe_failure",
-                              "Why the last probe failed: 1 for the reason, 0 for the others; all 0 on success "
-                              "(resolve, connect, timeout, tls, protocol, rejected).",
-                              MetricType::Gauge};
-constexpr MetricDesc kTlsVersion{"mailstack_probe_tls_version_info",
-                                 "TLS protocol version the target negotiated; always 1.", MetricType::Gauge};
-constexpr MetricDesc kServedMatches{"mailstack_tls_served_matches_file",
-                                    "1 if the certificate the target serves is the first one in its cert_file; 0 "
-                                    "means renewed on disk but the daemon still serves the old one.",
-                                    MetricType::Gauge};
-constexpr MetricDesc kCertFileError{"mailstack_probe_cert_file_error",
-                                    "1 if the target's cert_file could not be read or holds no PEM certificate.",
-                                    MetricType::Gauge};
+constexpr GaugeFamily<2> kSuccess{"mailstack_probe_success",
+                                  "1 if the last probe of the target completed its protocol dialog.", "target",
+                                  "protocol"};
+constexpr GaugeFamily<2> kDuration{"mailstack_probe_duration_seconds",
+                                   "How long the last probe of the target took, from connect to goodbye.", "target",
+                                   "protocol"};
+constexpr StateSetFamily<3> kFailure{"mailstack_probe_failure",
+                                     "Why the last probe failed: 1 for the reason, 0 for the others; all 0 on success "
+                                     "(resolve, connect, timeout, tls, protocol, rejected).",
+                                     "target", "protocol", "reason"};
+constexpr GaugeFamily<3> kTlsVersion{"mailstack_probe_tls_version_info",
+                                     "TLS protocol version the target negotiated; always 1.", "target", "protocol",
+                                     "version"};
+constexpr GaugeFamily<1> kServedMatches{"mailstack_tls_served_matches_file",
+                                        "1 if the certificate the target serves is the first one in its cert_file; 0 "
+                                        "means renewed on disk but the daemon still serves the old one.",
+                                        "target"};
+constexpr GaugeFamily<1> kCertFileError{"mailstack_probe_cert_file_error",
+                                        "1 if the target's cert_file could not be read or holds no PEM certificate.",
+                                        "target"};
 
 struct ProtocolEntry {
   std::string_view name;
@@ -159,7 +160,7 @@ Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode&
   return o;
 }
 
-std::vector<MetricDesc> ProbesCollector::Describe() const {
+std::vector<MetricDesc> ProbesCollector::Families() {
   return {kSuccess,   kDuration, kFailure, kTlsVersion,    kTlsNotAfter,  kTlsNotBefore,
           kTlsExpiry, kTlsValid, kTlsInfo, kServedMatches, kCertFileError};
 }
@@ -173,7 +174,6 @@ void ProbesCollector::LogChange(const std::string& key, const std::string& kind,
 }
 
 Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   // Every target at once: the run takes as long as the slowest target. The
   // probes end a little before the run's deadline, so that a target that
   // never answers is reported (timeout) instead of failing the whole run.
@@ -203,10 +203,10 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     const auto& t = opt.target;
     auto& r = results[i];
     const std::string_view protocol = probe::ProtocolName(t.protocol);
-    LabelList labels = {{"target", t.name}, {"protocol", protocol}};
+    const LabelValues<2> labels{t.name, protocol};
     sink.Gauge(kSuccess, labels, r.success() ? 1 : 0);
     sink.Gauge(kDuration, labels, r.duration_seconds);
-    sink.StateSet(kFailure, labels, "reason", probe::ReasonNames(), probe::ReasonName(r.reason));
+    sink.StateSet(kFailure, labels, probe::ReasonNames(), probe::ReasonName(r.reason));
     // Compared by reason: the detail may carry the peer's text (a greeting
     // with a date, a connection count) that changes while the fault does not.
     const std::string reason = r.success() ? "" : std::string(probe::ReasonName(r.reason));
@@ -214,7 +214,7 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
 
     std::string cert_problem;
     if (r.tls_done && !r.chain.empty()) {
-      sink.Gauge(kTlsVersion, {{"target", t.name}, {"protocol", protocol}, {"version", r.tls_version}}, 1);
+      sink.Gauge(kTlsVersion, {t.name, protocol, r.tls_version}, 1);
       auto store = trust_stores_.Get(opt.ca_file);
       if (!store.ok()) cert_problem = "cannot verify: " + store.status().message();
       STACK_OF(X509)* untrusted = sk_X509_new_null();
@@ -241,12 +241,12 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     std::string file_problem;
     if (!opt.cert_file.empty()) {
       auto file_certs = ReadPemCertificates(opt.cert_file);
-      sink.Gauge(kCertFileError, {{"target", t.name}}, file_certs.ok() ? 0 : 1);
+      sink.Gauge(kCertFileError, {t.name}, file_certs.ok() ? 0 : 1);
       if (!file_certs.ok()) {
         file_problem = file_certs.status().message();
       } else if (r.tls_done && !r.chain.empty()) {
         const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
-        sink.Gauge(kServedMatches, {{"target", t.name}}, same ? 1 : 0);
+        sink.Gauge(kServedMatches, {t.name}, same ? 1 : 0);
         if (!same)
           file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
       }

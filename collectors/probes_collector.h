@@ -31,7 +31,9 @@ class ProbesCollector final : public Collector {
 
   explicit ProbesCollector(Options options) : options_(std::move(options)) {}
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
 
  private:

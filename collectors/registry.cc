@@ -22,21 +22,22 @@ Result<std::unique_ptr<Collector>> Create(const ConfigNode& section) {
 
 const std::vector<CollectorSpec>& CollectorRegistry() {
   static const std::vector<CollectorSpec> kRegistry = {
-      {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)", &Create<FilesystemCollector>},
+      {"filesystem", true, "space and inodes of the filesystems holding mail (statvfs)", &Create<FilesystemCollector>,
+       &FilesystemCollector::Families},
       {"postfix_queue", true, "Postfix queue depth, bytes and message ages per queue, read from showq",
-       &Create<PostfixQueueCollector>},
+       &Create<PostfixQueueCollector>, &PostfixQueueCollector::Families},
       {"certificates", false, "TLS certificate files: expiry, validity and identity of every certificate",
-       &Create<CertificatesCollector>},
+       &Create<CertificatesCollector>, &CertificatesCollector::Families},
       {"probes", false,
        "mail ports by their real protocol dialog (SMTP, IMAP, POP3, ManageSieve, milter) "
        "with STARTTLS or implicit TLS, and the certificates they serve",
-       &Create<ProbesCollector>},
+       &Create<ProbesCollector>, &ProbesCollector::Families},
       {"dns", false,
        "DNS and deliverability of our domains: MX, A/AAAA, reverse DNS, SPF (evaluated, lookups "
        "counted), DKIM keys, DMARC, MTA-STS, TLS-RPT, DNSBL listings (c-ares)",
-       &Create<DnsCollector>},
+       &Create<DnsCollector>, &DnsCollector::Families},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
-       &Create<ServicesCollector>},
+       &Create<ServicesCollector>, &ServicesCollector::Families},
   };
   return kRegistry;
 }

@@ -1,6 +1,8 @@
-// The explicit table of collectors: name -> default enabled, create from the
-// collector's YAML section. Adding a collector is one line in registry.cc.
-// (No self-registering statics: the linker drops them from static libraries.)
+// The explicit table of collectors: name -> default enabled, description,
+// create from the collector's YAML section, families. Adding a collector is
+// one entry in registry.cc (plus its sources in collectors/CMakeLists.txt,
+// its README metric rows and its alerts). No self-registering statics: the
+// linker drops them from static libraries.
 #pragma once
 
 #include <functional>
@@ -21,6 +23,9 @@ struct CollectorSpec {
   // allowed and handled) and builds the collector. An absent section is an
   // undefined node: use the defaults.
   std::function<Result<std::unique_ptr<Collector>>(const ConfigNode& section)> create;
+  // Every family the collector may emit (what its Describe() returns), for
+  // the registry test and the README's metric table.
+  std::vector<MetricDesc> (*families)();
 };
 
 const std::vector<CollectorSpec>& CollectorRegistry();

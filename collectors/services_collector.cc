@@ -14,19 +14,17 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
-
-constexpr MetricDesc kUp{"mailstack_service_up",
-                         "1 if the unit is active (or a process of the check runs), 0 otherwise.", MetricType::Gauge};
-constexpr MetricDesc kState{"mailstack_service_state", "systemd ActiveState of the unit (state set).",
-                            MetricType::Gauge};
-constexpr MetricDesc kLoadState{"mailstack_service_load_state",
-                                "systemd LoadState of the unit (state set); not-found means no such unit.",
-                                MetricType::Gauge};
-constexpr MetricDesc kRestarts{"mailstack_service_restarts_total",
-                               "Automatic restarts of the service by systemd (NRestarts).", MetricType::Counter};
-constexpr MetricDesc kProcesses{"mailstack_service_processes",
-                                "Running (non-zombie) processes with the check's process name.", MetricType::Gauge};
+constexpr GaugeFamily<1> kUp{"mailstack_service_up",
+                             "1 if the unit is active (or a process of the check runs), 0 otherwise.", "unit"};
+constexpr StateSetFamily<2> kState{"mailstack_service_state", "systemd ActiveState of the unit (state set).", "unit",
+                                   "state"};
+constexpr StateSetFamily<2> kLoadState{"mailstack_service_load_state",
+                                       "systemd LoadState of the unit (state set); not-found means no such unit.",
+                                       "unit", "state"};
+constexpr CounterFamily<1> kRestarts{"mailstack_service_restarts_total",
+                                     "Automatic restarts of the service by systemd (NRestarts).", "unit"};
+constexpr GaugeFamily<1> kProcesses{"mailstack_service_processes",
+                                    "Running (non-zombie) processes with the check's process name.", "unit"};
 
 const std::vector<std::string_view> kActiveStates = {"active", "reloading",  "inactive",
                                                      "failed", "activating", "deactivating"};
@@ -105,7 +103,7 @@ Result<ServicesCollector::Options> ServicesCollector::ParseOptions(const ConfigN
   return o;
 }
 
-std::vector<MetricDesc> ServicesCollector::Describe() const { return {kUp, kState, kLoadState, kRestarts, kProcesses}; }
+std::vector<MetricDesc> ServicesCollector::Families() { return {kUp, kState, kLoadState, kRestarts, kProcesses}; }
 
 void ServicesCollector::CollectProcesses(MetricSink& sink) {
   if (options_.processes.empty()) return;
@@ -137,8 +135,8 @@ void ServicesCollector::CollectProcesses(MetricSink& sink) {
   }
   for (const auto& [name, comm] : options_.processes) {
     int n = running[comm];
-    sink.Gauge(kUp, {{"unit", name}}, n > 0 ? 1 : 0);
-    sink.Gauge(kProcesses, {{"unit", name}}, n);
+    sink.Gauge(kUp, {name}, n > 0 ? 1 : 0);
+    sink.Gauge(kProcesses, {name}, n);
   }
 }
 
@@ -213,10 +211,10 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
       }
       sd_bus_error_free(&err);
     }
-    sink.Gauge(kUp, {{"unit", u}}, active == "active" || active == "reloading" ? 1 : 0);
-    sink.StateSet(kState, {{"unit", u}}, "state", kActiveStates, active);
-    sink.StateSet(kLoadState, {{"unit", u}}, "state", kLoadStates, load);
-    if (has_restarts) sink.Counter(kRestarts, {{"unit", u}}, restarts);
+    sink.Gauge(kUp, {u}, active == "active" || active == "reloading" ? 1 : 0);
+    sink.StateSet(kState, {u}, kActiveStates, active);
+    sink.StateSet(kLoadState, {u}, kLoadStates, load);
+    if (has_restarts) sink.Counter(kRestarts, {u}, restarts);
   }
   if (!failure.ok()) {
     // Reconnect next run: systemd or the bus may have restarted, or the
@@ -228,7 +226,6 @@ Status ServicesCollector::CollectUnits(const CollectContext& ctx, MetricSink& si
 }
 
 Status ServicesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
-  for (const auto& desc : Describe()) sink.Declare(desc);
   CollectProcesses(sink);
   return CollectUnits(ctx, sink);
 }

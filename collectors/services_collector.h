@@ -30,7 +30,9 @@ class ServicesCollector final : public Collector {
   explicit ServicesCollector(Options options) : options_(std::move(options)) {}
   ~ServicesCollector() override;
 
-  std::vector<MetricDesc> Describe() const override;
+  // Every family the collector emits (the same for any options).
+  static std::vector<MetricDesc> Families();
+  std::vector<MetricDesc> Describe() const override { return Families(); }
   // Process checks never fail the run. Units: a bus that cannot be reached,
   // goes away or does not answer by the deadline fails the run (success 0,
   // the reason logged by the runner); the connection is reopened next run.

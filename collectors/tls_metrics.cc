@@ -14,22 +14,6 @@
 
 namespace mailstack {
 
-using prometheus::MetricType;
-
-const MetricDesc kTlsNotAfter{"mailstack_tls_certificate_not_after_timestamp_seconds",
-                              "Unix time the certificate expires (notAfter).", MetricType::Gauge};
-const MetricDesc kTlsNotBefore{"mailstack_tls_certificate_not_before_timestamp_seconds",
-                               "Unix time the certificate becomes valid (notBefore).", MetricType::Gauge};
-const MetricDesc kTlsExpiry{"mailstack_tls_certificate_expiry_seconds",
-                            "Seconds until the certificate expires; negative once expired.", MetricType::Gauge};
-const MetricDesc kTlsValid{"mailstack_tls_certificate_valid",
-                           "1 if the certificate is within its validity window and its chain (and, when probed, "
-                           "the host name) verifies.",
-                           MetricType::Gauge};
-const MetricDesc kTlsInfo{"mailstack_tls_certificate_info",
-                          "Identity of the certificate (subject, issuer, serial, SHA-256 fingerprint); always 1.",
-                          MetricType::Gauge};
-
 namespace {
 
 int64_t ToUnix(const ASN1_TIME* t) {
@@ -74,7 +58,7 @@ std::string CertificateSha256(X509* x) {
 
 void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view name, std::string_view index, X509* c,
                      bool valid, int64_t now) {
-  LabelList labels = {{"source", source}, {"name", name}, {"index", index}};
+  const LabelValues<3> labels{source, name, index};
   const int64_t not_after = ToUnix(X509_get0_notAfter(c));
   sink.Gauge(kTlsNotAfter, labels, static_cast<double>(not_after));
   sink.Gauge(kTlsNotBefore, labels, static_cast<double>(ToUnix(X509_get0_notBefore(c))));
@@ -84,15 +68,7 @@ void EmitCertificate(MetricSink& sink, std::string_view source, std::string_view
   const std::string issuer = NameToString(X509_get_issuer_name(c));
   const std::string serial = Serial(c);
   const std::string sha256 = CertificateSha256(c);
-  sink.Gauge(kTlsInfo,
-             {{"source", source},
-              {"name", name},
-              {"index", index},
-              {"subject", subject},
-              {"issuer", issuer},
-              {"serial", serial},
-              {"sha256", sha256}},
-             1);
+  sink.Gauge(kTlsInfo, {source, name, index, subject, issuer, serial, sha256}, 1);
 }
 
 int NoPassphrase(char*, int, int, void*) { return -1; }

@@ -19,11 +19,30 @@
 
 namespace mailstack {
 
-extern const MetricDesc kTlsNotAfter;
-extern const MetricDesc kTlsNotBefore;
-extern const MetricDesc kTlsExpiry;
-extern const MetricDesc kTlsValid;
-extern const MetricDesc kTlsInfo;
+inline constexpr GaugeFamily<3> kTlsNotAfter{"mailstack_tls_certificate_not_after_timestamp_seconds",
+                                             "Unix time the certificate expires (notAfter).", "source", "name",
+                                             "index"};
+inline constexpr GaugeFamily<3> kTlsNotBefore{"mailstack_tls_certificate_not_before_timestamp_seconds",
+                                              "Unix time the certificate becomes valid (notBefore).", "source", "name",
+                                              "index"};
+inline constexpr GaugeFamily<3> kTlsExpiry{"mailstack_tls_certificate_expiry_seconds",
+                                           "Seconds until the certificate expires; negative once expired.", "source",
+                                           "name", "index"};
+inline constexpr GaugeFamily<3> kTlsValid{
+    "mailstack_tls_certificate_valid",
+    "1 if the certificate is within its validity window and its chain (and, when probed, "
+    "the host name) verifies.",
+    "source", "name", "index"};
+inline constexpr GaugeFamily<7> kTlsInfo{
+    "mailstack_tls_certificate_info",
+    "Identity of the certificate (subject, issuer, serial, SHA-256 fingerprint); always 1.",
+    "source",
+    "name",
+    "index",
+    "subject",
+    "issuer",
+    "serial",
+    "sha256"};
 
 // Emits not_after, not_before, expiry, valid and info of `cert` with labels
 // {source, name, index}. `now` is Unix seconds.

@@ -21,24 +21,24 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
 using namespace std::chrono_literals;
 
-constexpr MetricDesc kBuildInfo{"mailstack_exporter_build_info",
-                                "Version, revision and compiler of mailstack_exporter; always 1.", MetricType::Gauge};
-constexpr MetricDesc kReloadOk{"mailstack_exporter_config_last_reload_successful",
-                               "1 if the last config load or reload succeeded, 0 if it failed.", MetricType::Gauge};
-constexpr MetricDesc kReloadTime{"mailstack_exporter_config_last_reload_success_timestamp_seconds",
-                                 "Unix time of the last successful config load or reload.", MetricType::Gauge};
-constexpr MetricDesc kSuccess{"mailstack_collector_success",
-                              "1 if the collector's last run succeeded, 0 if it failed or is overrunning its timeout.",
-                              MetricType::Gauge};
-constexpr MetricDesc kDuration{
+constexpr GaugeFamily<3> kBuildInfo{"mailstack_exporter_build_info",
+                                    "Version, revision and compiler of mailstack_exporter; always 1.", "version",
+                                    "revision", "compiler"};
+constexpr GaugeFamily<0> kReloadOk{"mailstack_exporter_config_last_reload_successful",
+                                   "1 if the last config load or reload succeeded, 0 if it failed."};
+constexpr GaugeFamily<0> kReloadTime{"mailstack_exporter_config_last_reload_success_timestamp_seconds",
+                                     "Unix time of the last successful config load or reload."};
+constexpr GaugeFamily<1> kSuccess{
+    "mailstack_collector_success",
+    "1 if the collector's last run succeeded, 0 if it failed or is overrunning its timeout.", "collector"};
+constexpr GaugeFamily<1> kDuration{
     "mailstack_collector_duration_seconds",
-    "Duration of the collector's last run in seconds (or of the current run while it overruns).", MetricType::Gauge};
-constexpr MetricDesc kLastSuccess{"mailstack_collector_last_success_timestamp_seconds",
-                                  "Unix time the collector last finished a successful run (0 if never).",
-                                  MetricType::Gauge};
+    "Duration of the collector's last run in seconds (or of the current run while it overruns).", "collector"};
+constexpr GaugeFamily<1> kLastSuccess{"mailstack_collector_last_success_timestamp_seconds",
+                                      "Unix time the collector last finished a successful run (0 if never).",
+                                      "collector"};
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;
@@ -79,6 +79,12 @@ std::vector<prometheus::MetricFamily> MergeFamilies(std::vector<const prometheus
 }
 
 }  // namespace
+
+std::vector<MetricDesc> SelfFamilies() {
+  std::vector<MetricDesc> out = {kBuildInfo, kReloadOk, kReloadTime, kSuccess, kDuration, kLastSuccess};
+  for (const auto& d : ProcessFamilies()) out.push_back(d);
+  return out;
+}
 
 const BuildInfo& GetBuildInfo() {
   static const BuildInfo kInfo {
@@ -159,8 +165,7 @@ void Exporter::AppendSelfMetrics(const RunnerList& runners, const std::vector<Co
                                  std::string* out) const {
   const auto& build = GetBuildInfo();
   AppendHeader(out, kBuildInfo);
-  AppendSample(out, kBuildInfo.name,
-               {{"version", build.version}, {"revision", build.revision}, {"compiler", build.compiler}}, 1);
+  AppendSample(out, kBuildInfo, {build.version, build.revision, build.compiler}, 1);
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     AppendMetric(out, kReloadOk, last_reload_ok_ ? 1 : 0);
@@ -168,7 +173,7 @@ void Exporter::AppendSelfMetrics(const RunnerList& runners, const std::vector<Co
   }
   // One family at a time: the format wants all samples of a name together.
   struct Column {
-    const MetricDesc& desc;
+    const GaugeFamily<1>& family;
     double (*value)(const CollectorRunner::View&);
   };
   const Column columns[] = {
@@ -182,11 +187,11 @@ void Exporter::AppendSelfMetrics(const RunnerList& runners, const std::vector<Co
        [](const CollectorRunner::View& v) -> double { return v.snapshot ? v.snapshot->last_success_unix : 0; }},
   };
   for (const auto& col : columns) {
-    AppendHeader(out, col.desc);
+    AppendHeader(out, col.family);
     for (size_t i = 0; i < runners.size(); ++i) {
       const auto& v = views[i];
       if (!v.snapshot && !v.overrunning) continue;  // first run not finished yet
-      AppendSample(out, col.desc.name, {{"collector", runners[i]->name()}}, col.value(v));
+      AppendSample(out, col.family, {runners[i]->name()}, col.value(v));
     }
   }
   if (options_.exporter_metrics) AppendProcessMetrics(out);

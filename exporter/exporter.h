@@ -23,6 +23,10 @@ struct BuildInfo {
 };
 const BuildInfo& GetBuildInfo();
 
+// The families the exporter writes itself on every scrape (build info,
+// reload state, per-collector success, duration, last success, process_*).
+std::vector<MetricDesc> SelfFamilies();
+
 class Exporter {
  public:
   struct Options {

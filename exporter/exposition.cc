@@ -61,17 +61,15 @@ void AppendHeader(std::string* out, const MetricDesc& desc) {
   *out += '\n';
 }
 
-void AppendSample(std::string* out, std::string_view name, LabelList labels, double value) {
-  *out += name;
-  if (labels.size() > 0) {
+void AppendSample(std::string* out, const MetricDesc& desc, std::span<const std::string_view> values, double value) {
+  *out += desc.name;
+  if (!values.empty()) {
     *out += '{';
-    bool first = true;
-    for (const auto& [k, v] : labels) {
-      if (!first) *out += ',';
-      first = false;
-      *out += k;
+    for (size_t i = 0; i < values.size() && i < desc.labels.size(); ++i) {
+      if (i > 0) *out += ',';
+      *out += desc.labels[i];
       *out += "=\"";
-      AppendLabelValue(out, v);
+      AppendLabelValue(out, values[i]);
       *out += '"';
     }
     *out += '}';
@@ -79,11 +77,6 @@ void AppendSample(std::string* out, std::string_view name, LabelList labels, dou
   *out += ' ';
   AppendValue(out, value);
   *out += '\n';
-}
-
-void AppendMetric(std::string* out, const MetricDesc& desc, double value) {
-  AppendHeader(out, desc);
-  AppendSample(out, desc.name, {}, value);
 }
 
 }  // namespace mailstack

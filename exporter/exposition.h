@@ -4,10 +4,9 @@
 // once per collector run instead.
 #pragma once
 
-#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "collectors/core/metrics.h"
 
@@ -15,10 +14,18 @@ namespace mailstack {
 
 // "# HELP name help\n# TYPE name type\n" (help escaped).
 void AppendHeader(std::string* out, const MetricDesc& desc);
-// "name{k="v",...} value\n" (label values escaped).
-void AppendSample(std::string* out, std::string_view name, LabelList labels, double value);
-// Header plus one unlabelled sample.
-void AppendMetric(std::string* out, const MetricDesc& desc, double value);
+// "name{k="v",...} value\n": the family's label names with `values` (escaped).
+void AppendSample(std::string* out, const MetricDesc& desc, std::span<const std::string_view> values, double value);
+template <size_t N>
+void AppendSample(std::string* out, const GaugeFamily<N>& family, LabelValues<N> labels, double value) {
+  AppendSample(out, family.desc(), labels.span(), value);
+}
+// Header plus the one sample of a family without labels.
+template <FamilyKind K>
+void AppendMetric(std::string* out, const Family<K, 0>& family, double value) {
+  AppendHeader(out, family.desc());
+  AppendSample(out, family.desc(), {}, value);
+}
 // Shortest round-trip form; NaN, +Inf, -Inf as the format wants.
 void AppendValue(std::string* out, double value);
 

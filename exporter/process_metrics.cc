@@ -16,16 +16,12 @@
 namespace mailstack {
 namespace {
 
-using prometheus::MetricType;
-
-constexpr MetricDesc kCpu{"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                          MetricType::Counter};
-constexpr MetricDesc kRss{"process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge};
-constexpr MetricDesc kVsize{"process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge};
-constexpr MetricDesc kOpenFds{"process_open_fds", "Number of open file descriptors.", MetricType::Gauge};
-constexpr MetricDesc kMaxFds{"process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge};
-constexpr MetricDesc kStart{"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-                            MetricType::Gauge};
+constexpr CounterFamily<0> kCpu{"process_cpu_seconds_total", "Total user and system CPU time spent in seconds."};
+constexpr GaugeFamily<0> kRss{"process_resident_memory_bytes", "Resident memory size in bytes."};
+constexpr GaugeFamily<0> kVsize{"process_virtual_memory_bytes", "Virtual memory size in bytes."};
+constexpr GaugeFamily<0> kOpenFds{"process_open_fds", "Number of open file descriptors."};
+constexpr GaugeFamily<0> kMaxFds{"process_max_fds", "Maximum number of open file descriptors."};
+constexpr GaugeFamily<0> kStart{"process_start_time_seconds", "Start time of the process since unix epoch in seconds."};
 
 bool ReadSmallFile(const char* path, char* buf, size_t cap, size_t* len) {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -69,6 +65,8 @@ int CountOpenFds() {
 }
 
 }  // namespace
+
+std::vector<MetricDesc> ProcessFamilies() { return {kCpu, kRss, kVsize, kOpenFds, kMaxFds, kStart}; }
 
 void AppendProcessMetrics(std::string* out) {
   static const long kTicks = ::sysconf(_SC_CLK_TCK);

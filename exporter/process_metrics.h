@@ -3,6 +3,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "collectors/core/metrics.h"
 
 namespace mailstack {
 
@@ -11,5 +14,7 @@ namespace mailstack {
 // and process_max_fds in exposition format. Metrics whose source cannot be
 // read are left out.
 void AppendProcessMetrics(std::string* out);
+// The families AppendProcessMetrics writes.
+std::vector<MetricDesc> ProcessFamilies();
 
 }  // namespace mailstack

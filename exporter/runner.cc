@@ -63,6 +63,39 @@ constexpr auto kMaxRepeatLog = 1h;
 
 }  // namespace
 
+RunResult RunOnce(Collector& collector, Duration timeout, const std::atomic<bool>* stop,
+                  Deadline::Clock::time_point scheduled) {
+  const auto start = Clock::now();
+  CollectContext ctx{Deadline(start + timeout), stop, scheduled};
+  const std::vector<MetricDesc> declared = collector.Describe();
+  MetricSink sink(declared);
+  RunResult result;
+  try {
+    result.status = collector.Collect(ctx, sink);
+  } catch (const std::exception& e) {
+    result.status = Status::Internal(std::string("bug: collector threw an exception: ") + e.what());
+  } catch (...) {
+    result.status = Status::Internal("bug: collector threw a non-standard exception");
+  }
+  const auto end = Clock::now();
+  result.duration_seconds = std::chrono::duration<double>(end - start).count();
+  if (result.status.ok() && end > ctx.deadline.at()) {
+    result.status = Status::DeadlineExceeded("run took " + Seconds(result.duration_seconds) +
+                                             ", longer than its timeout " + FormatDuration(timeout));
+  }
+  result.families = sink.Take();
+  if (!sink.error().empty()) {
+    // A sample of a family the collector did not describe (or describes
+    // otherwise) was dropped: a bug, reported as the run's failure.
+    if (result.status.ok()) result.status = Status::Internal(sink.error());
+  }
+  if (Status valid = ValidateFamilies(result.families); !valid.ok()) {
+    result.families.clear();  // unserializable: serve none of it
+    result.status = valid;
+  }
+  return result;
+}
+
 struct CollectorRunner::Shared {
   std::string name;
   std::shared_ptr<Collector> collector;
@@ -173,34 +206,17 @@ void CollectorRunner::Loop(std::shared_ptr<Shared> s) {
     }
     if (s->stop) break;
 
-    const auto start = Clock::now();
-    s->run_start_ns = start.time_since_epoch().count();
+    s->run_start_ns = Clock::now().time_since_epoch().count();
     s->running = true;
-    CollectContext ctx{Deadline(start + s->timeout), &s->stop, next};
-    MetricSink sink;
-    Status status;
-    try {
-      status = s->collector->Collect(ctx, sink);
-    } catch (const std::exception& e) {
-      status = Status::Internal(std::string("bug: collector threw an exception: ") + e.what());
-    } catch (...) {
-      status = Status::Internal("bug: collector threw a non-standard exception");
-    }
+    RunResult result = RunOnce(*s->collector, s->timeout, &s->stop, next);
     const auto end = Clock::now();
     s->running = false;
     if (s->stop) break;  // partial results of an interrupted run are not published
-    const double duration = std::chrono::duration<double>(end - start).count();
-    if (status.ok() && end > ctx.deadline.at()) {
-      status = Status::DeadlineExceeded("run took " + Seconds(duration) + ", longer than its timeout " +
-                                        FormatDuration(s->timeout));
-    }
+    const Status& status = result.status;
+    const double duration = result.duration_seconds;
 
     auto snap = std::make_shared<Snapshot>();
-    snap->families = sink.Take();
-    if (Status valid = ValidateFamilies(snap->families); !valid.ok()) {
-      snap->families.clear();  // unserializable: serve none of it
-      status = valid;
-    }
+    snap->families = std::move(result.families);
     for (auto& f : snap->families) f.help += help_suffix;
     snap->success = status.ok();
     snap->error = status.ok() ? std::string() : status.message();

@@ -36,6 +36,23 @@ struct Snapshot {
   uint64_t run = 0;              // 1 for the first run of this collector
 };
 
+// What one run of a collector produced.
+struct RunResult {
+  std::vector<prometheus::MetricFamily> families;  // declared families, validated; none if invalid
+  Status status;                                   // the run's own, or why its output was rejected
+  double duration_seconds = 0;
+};
+
+// Runs `collector` once: a deadline of `timeout` from now, `stop` (never
+// null) to interrupt it, the families it describes declared before the run,
+// any exception caught and reported as a bug, a run past its deadline
+// reported as failed, and the output checked (declared families only, valid
+// names, no duplicate series). The one path for the scheduled runs below,
+// `check` and `/probe`. `scheduled` is passed to the collector as
+// CollectContext::scheduled.
+RunResult RunOnce(Collector& collector, Duration timeout, const std::atomic<bool>* stop,
+                  Deadline::Clock::time_point scheduled = {});
+
 class CollectorRunner {
  public:
   // `seed` (may be null) is the last snapshot of the collector this one

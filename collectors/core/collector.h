@@ -42,7 +42,9 @@ class Collector {
  public:
   virtual ~Collector() = default;
 
-  // The families this collector may emit (for docs, tests and the landing page).
+  // Every family this collector may emit, whatever its options. The runner
+  // declares them before each run (they appear even without samples) and
+  // rejects a sample of any other family.
   virtual std::vector<MetricDesc> Describe() const = 0;
 
   // One run. Must return by ctx.deadline: every blocking call takes it.

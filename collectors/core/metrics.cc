@@ -1,6 +1,29 @@
 #include "collectors/core/metrics.h"
 
+#include <algorithm>
+
 namespace mailstack {
+
+namespace metrics_internal {
+void InvalidMetricOrLabelName() {}
+}  // namespace metrics_internal
+
+bool operator==(const MetricDesc& a, const MetricDesc& b) {
+  return a.name == b.name && a.help == b.help && a.type == b.type &&
+         std::equal(a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end());
+}
+
+std::string DescribeLabels(const MetricDesc& desc) {
+  std::string out(desc.name);
+  if (desc.labels.empty()) return out;
+  out += '{';
+  for (size_t i = 0; i < desc.labels.size(); ++i) {
+    if (i > 0) out += ',';
+    out += desc.labels[i];
+  }
+  out += '}';
+  return out;
+}
 
 std::string EscapeHelp(std::string_view help) {
   std::string out;
@@ -16,55 +39,80 @@ std::string EscapeHelp(std::string_view help) {
   return out;
 }
 
-prometheus::MetricFamily& MetricSink::Family(const MetricDesc& desc) {
-  auto it = index_.find(std::string(desc.name));
-  if (it != index_.end()) return families_[it->second];
-  index_.emplace(std::string(desc.name), families_.size());
-  prometheus::MetricFamily f;
-  f.name = std::string(desc.name);
-  f.help = EscapeHelp(desc.help);
-  f.type = desc.type;
-  families_.push_back(std::move(f));
-  return families_.back();
+MetricSink::MetricSink(std::span<const MetricDesc> families) {
+  declared_.reserve(families.size());
+  families_.reserve(families.size());
+  for (const auto& desc : families) {
+    if (auto it = index_.find(desc.name); it != index_.end()) {
+      if (!(declared_[it->second] == desc)) {
+        Reject("bug: the family " + DescribeLabels(desc) + " is declared twice, differently (" +
+               DescribeLabels(declared_[it->second]) + ")");
+      }
+      continue;
+    }
+    index_.emplace(desc.name, families_.size());
+    declared_.push_back(desc);
+    prometheus::MetricFamily f;
+    f.name = std::string(desc.name);
+    f.help = EscapeHelp(desc.help);
+    f.type = desc.type;
+    families_.push_back(std::move(f));
+  }
 }
 
-void MetricSink::Declare(const MetricDesc& desc) { Family(desc); }
+void MetricSink::Reject(std::string why) {
+  if (error_.empty()) error_ = std::move(why);
+}
 
-prometheus::ClientMetric& MetricSink::Add(const MetricDesc& desc, LabelList labels) {
-  auto& fam = Family(desc);
+prometheus::MetricFamily* MetricSink::Find(const MetricDesc& desc) {
+  auto it = index_.find(desc.name);
+  if (it == index_.end()) {
+    Reject("bug: sample of the undeclared family " + DescribeLabels(desc));
+    return nullptr;
+  }
+  if (!(declared_[it->second] == desc)) {
+    Reject("bug: sample of " + DescribeLabels(desc) + ", declared as " + DescribeLabels(declared_[it->second]) +
+           " (or with another type or help)");
+    return nullptr;
+  }
+  return &families_[it->second];
+}
+
+prometheus::ClientMetric* MetricSink::Add(const MetricDesc& desc, std::span<const std::string_view> values) {
+  auto* fam = Find(desc);
+  if (fam == nullptr) return nullptr;
   prometheus::ClientMetric m;
-  m.label.reserve(labels.size());
-  for (const auto& [k, v] : labels) {
-    m.label.push_back(prometheus::ClientMetric::Label{std::string(k), std::string(v)});
+  m.label.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    m.label.push_back(prometheus::ClientMetric::Label{std::string(desc.labels[i]), std::string(values[i])});
   }
-  fam.metric.push_back(std::move(m));
-  return fam.metric.back();
+  fam->metric.push_back(std::move(m));
+  return &fam->metric.back();
 }
 
-void MetricSink::Gauge(const MetricDesc& desc, LabelList labels, double value) {
-  Add(desc, labels).gauge.value = value;
-}
-
-void MetricSink::Counter(const MetricDesc& desc, LabelList labels, double value) {
-  Add(desc, labels).counter.value = value;
-}
-
-void MetricSink::Histogram(const MetricDesc& desc, LabelList labels, const std::vector<double>& bounds,
-                           const std::vector<uint64_t>& bucket_counts, double sum, uint64_t count) {
-  auto& m = Add(desc, labels);
-  m.histogram.sample_count = count;
-  m.histogram.sample_sum = sum;
+void MetricSink::SetHistogram(prometheus::ClientMetric* m, const std::vector<double>& bounds,
+                              const std::vector<uint64_t>& bucket_counts, double sum, uint64_t count) {
+  m->histogram.sample_count = count;
+  m->histogram.sample_sum = sum;
   for (size_t i = 0; i < bounds.size() && i < bucket_counts.size(); ++i) {
-    m.histogram.bucket.push_back({bucket_counts[i], bounds[i]});
+    m->histogram.bucket.push_back({bucket_counts[i], bounds[i]});
   }
 }
 
-void MetricSink::StateSet(const MetricDesc& desc, LabelList labels, std::string_view state_label,
-                          const std::vector<std::string_view>& states, std::string_view current) {
+void MetricSink::AddStateSet(const MetricDesc& desc, std::span<const std::string_view> values,
+                             const std::vector<std::string_view>& states, std::string_view current) {
+  auto* fam = Find(desc);
+  if (fam == nullptr) return;
+  const std::string state_label(desc.labels.back());
   for (auto s : states) {
-    auto& m = Add(desc, labels);
-    m.label.push_back({std::string(state_label), std::string(s)});
+    prometheus::ClientMetric m;
+    m.label.reserve(desc.labels.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      m.label.push_back(prometheus::ClientMetric::Label{std::string(desc.labels[i]), std::string(values[i])});
+    }
+    m.label.push_back({state_label, std::string(s)});
     m.gauge.value = (s == current) ? 1 : 0;
+    fam->metric.push_back(std::move(m));
   }
 }
 

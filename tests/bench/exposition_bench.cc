@@ -16,7 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr MetricDesc kDesc{"bench_value_bytes", "A benchmark value.", prometheus::MetricType::Gauge};
+constexpr GaugeFamily<1> kDesc{"bench_value_bytes", "A benchmark value.", "path"};
 
 // An exporter with `collectors` collectors of `series` series each, all run once.
 std::unique_ptr<Exporter> MakeExporter(int collectors, int series, bool exporter_metrics) {
@@ -26,13 +26,15 @@ std::unique_ptr<Exporter> MakeExporter(int collectors, int series, bool exporter
   Config cfg;
   cfg.source = "bench";
   for (int c = 0; c < collectors; ++c) {
-    auto col = std::make_shared<testing::FuncCollector>([series, c](const CollectContext&, MetricSink& sink) {
-      for (int i = 0; i < series; ++i) {
-        std::string path = "/var/spool/postfix/" + std::to_string(c) + "/" + std::to_string(i);
-        sink.Gauge(kDesc, {{"path", path}}, 1e9 + i);
-      }
-      return Status::Ok();
-    });
+    auto col = std::make_shared<testing::FuncCollector>(
+        [series, c](const CollectContext&, MetricSink& sink) {
+          for (int i = 0; i < series; ++i) {
+            std::string path = "/var/spool/postfix/" + std::to_string(c) + "/" + std::to_string(i);
+            sink.Gauge(kDesc, {path}, 1e9 + i);
+          }
+          return Status::Ok();
+        },
+        std::vector<MetricDesc>{kDesc});
     cfg.collectors.push_back({"c" + std::to_string(c), 3600s, 60s, col});
   }
   e->Apply(std::move(cfg));

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   double messages = -1;
   for (int r = 0; r < runs; ++r) {
     CollectContext ctx{Deadline::After(std::chrono::seconds(120)), &stop};
-    MetricSink sink;
+    MetricSink sink(collector.Describe());
     auto t0 = std::chrono::steady_clock::now();
     collector.Collect(ctx, sink);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());

@@ -25,10 +25,10 @@ Samples CollectFiles(CertificatesCollector::Options o, std::vector<std::string>*
   CertificatesCollector c(std::move(o));
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(std::chrono::seconds(5)), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   EXPECT_TRUE(c.Collect(ctx, sink).ok());
   if (logs) SetLogSinkForTest(nullptr);
-  return testing::FlatSamples(sink.Take());
+  return testing::FlatSamples(testing::TakeChecked(sink));
 }
 
 int64_t Now() {

@@ -19,6 +19,7 @@
 #include "collectors/net/dns_client.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
+#include "tests/support/samples.h"
 
 namespace mailstack {
 namespace {
@@ -147,7 +148,7 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
   std::atomic<bool> stop{false};
   const auto start = Clock::now();
   CollectContext ctx{Deadline::After(1500ms), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   Status s = c.Collect(ctx, sink);
   const auto took = Clock::now() - start;
   // c-ares on its own retries for many seconds; the second of slack past the
@@ -155,7 +156,7 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
   EXPECT_LT(took, 1500ms + 1s);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message().rfind("no DNS lookup was answered (", 0), 0u) << s.message();
-  for (const auto& f : sink.Take()) {
+  for (const auto& f : testing::TakeChecked(sink)) {
     if (f.name == "mailstack_dns_lookup_failures") {
       ASSERT_EQ(f.metric.size(), 1u);
       EXPECT_GT(f.metric[0].gauge.value, 5);
@@ -181,7 +182,7 @@ TEST(DnsCollectorTest, StopEndsTheRun) {
   });
   const auto start = Clock::now();
   CollectContext ctx{Deadline::After(30s), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   (void)c.Collect(ctx, sink);
   stopper.join();
   EXPECT_LT(Clock::now() - start, 5s);  // stopped after 200 ms; without the stop it would take 30 s

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "collectors/core/config_node.h"
+#include "tests/support/samples.h"
 
 namespace mailstack {
 namespace {
@@ -27,9 +28,9 @@ TEST(FilesystemCollectorTest, ValuesEqualStatvfsAndMissingPathIsAnItemError) {
   FilesystemCollector c(o);
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(std::chrono::seconds(5)), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   ASSERT_TRUE(c.Collect(ctx, sink).ok());
-  auto got = ByFamily(sink.Take());
+  auto got = ByFamily(::mailstack::testing::TakeChecked(sink));
 
   struct statvfs st {};
   ASSERT_EQ(statvfs("/", &st), 0);
@@ -52,9 +53,9 @@ TEST(FilesystemCollectorTest, ExpiredDeadlineMarksPathsAsErrors) {
   FilesystemCollector c({{"/"}});
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(std::chrono::seconds(-1)), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   ASSERT_TRUE(c.Collect(ctx, sink).ok());
-  auto got = ByFamily(sink.Take());
+  auto got = ByFamily(::mailstack::testing::TakeChecked(sink));
   EXPECT_EQ(got["mailstack_filesystem_device_error"]["/"], 1);
   EXPECT_EQ(got["mailstack_filesystem_size_bytes"].count("/"), 0u);
 }

@@ -47,9 +47,9 @@ std::string Message(const std::string& queue, int64_t time, int64_t size, const 
 testing::FamilySamples Collect(PostfixQueueCollector& c, Clock::duration timeout = 5s) {
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(timeout), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   EXPECT_TRUE(c.Collect(ctx, sink).ok());
-  return testing::SamplesByFamily(sink.Take());
+  return testing::SamplesByFamily(testing::TakeChecked(sink));
 }
 
 std::string TempSocket(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(::getpid()); }
@@ -179,7 +179,7 @@ TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
   PostfixQueueCollector c(One(server.address()));
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(30s), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   std::thread stopper([&] {
     std::this_thread::sleep_for(100ms);
     stop = true;
@@ -189,7 +189,8 @@ TEST(PostfixQueueCollectorTest, StopEndsAReadFromASilentPeer) {
   const auto took = Clock::now() - t0;
   stopper.join();
   EXPECT_LT(took, 5s);  // stopped after 100 ms; without the stop it would take 30 s
-  EXPECT_EQ(testing::SamplesByFamily(sink.Take())["mailstack_postfix_up"].at("postfix_instance=postfix"), 0);
+  EXPECT_EQ(testing::SamplesByFamily(testing::TakeChecked(sink))["mailstack_postfix_up"].at("postfix_instance=postfix"),
+            0);
 }
 
 // Each failure mode: up 0, no queue samples (no false "queue empty"), the

@@ -690,11 +690,11 @@ Samples Collect(ProbesCollector& c, Clock::duration timeout = 3s, Status* status
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(timeout), &stop};
   if (work_deadline != nullptr) *work_deadline = ctx.WorkDeadline().at();  // the collector's own is later
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   Status s = c.Collect(ctx, sink);
   if (status) *status = s;
   EXPECT_TRUE(s.ok()) << s.message();
-  return testing::SamplesByFamily(sink.Take());
+  return testing::SamplesByFamily(testing::TakeChecked(sink));
 }
 
 std::string WriteFile(const std::string& name, const std::string& content) {

@@ -17,9 +17,9 @@ namespace {
 std::map<std::string, double> Samples(ServicesCollector& c, Status* status) {
   std::atomic<bool> stop{false};
   CollectContext ctx{Deadline::After(std::chrono::seconds(5)), &stop};
-  MetricSink sink;
+  MetricSink sink(c.Describe());
   *status = c.Collect(ctx, sink);
-  return testing::FlatSamples(sink.Take());
+  return testing::FlatSamples(testing::TakeChecked(sink));
 }
 
 class FakeProc {

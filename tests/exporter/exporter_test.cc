@@ -19,8 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::FuncCollector;
 
-constexpr MetricDesc kShared{"test_shared", "Emitted by two collectors.", prometheus::MetricType::Gauge};
-constexpr MetricDesc kOwn{"test_own", "Help with a backslash \\ and a\nnewline.", prometheus::MetricType::Gauge};
+constexpr GaugeFamily<1> kShared{"test_shared", "Emitted by two collectors.", "from"};
+constexpr GaugeFamily<0> kSharedPlain{"test_shared", "Emitted by two collectors."};
+constexpr GaugeFamily<0> kOwn{"test_own", "Help with a backslash \\ and a\nnewline."};
 
 template <typename Pred>
 bool WaitFor(Pred pred) {
@@ -48,15 +49,19 @@ Config TwoCollectors(std::shared_ptr<Collector> a, std::shared_ptr<Collector> b,
 }
 
 TEST(ExporterTest, MergesSameNamedFamiliesAndEscapesHelp) {
-  auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
-    s.Gauge(kShared, {{"from", "alpha"}}, 1);
-    s.Gauge(kOwn, {}, 3);
-    return Status::Ok();
-  });
-  auto b = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
-    s.Gauge(kShared, {{"from", "beta"}}, 2);
-    return Status::Ok();
-  });
+  auto a = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink& s) {
+        s.Gauge(kShared, {"alpha"}, 1);
+        s.Gauge(kOwn, {}, 3);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kShared, kOwn});
+  auto b = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink& s) {
+        s.Gauge(kShared, {"beta"}, 2);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kShared});
   Exporter e({});
   ASSERT_TRUE(e.Apply(TwoCollectors(a, b)).ok());
   ASSERT_TRUE(WaitFor([&] { return Count(e.RenderMetrics(), "mailstack_collector_success{") == 2; }));
@@ -80,18 +85,22 @@ TEST(ExporterTest, MergesSameNamedFamiliesAndEscapesHelp) {
 
 TEST(ExporterTest, OverrunningCollectorOnlyTurnsItsOwnSuccessToZero) {
   std::atomic<bool> release{false};
-  auto a = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& s) {
-    s.Gauge(kShared, {{"from", "alpha"}}, 1);
-    return Status::Ok();
-  });
+  auto a = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink& s) {
+        s.Gauge(kShared, {"alpha"}, 1);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kShared});
   std::atomic<int> runs{0};
-  auto b = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& s) {
-    if (++runs > 0) {
-      while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
-    }
-    s.Gauge(kShared, {{"from", "beta"}}, 2);
-    return Status::Ok();
-  });
+  auto b = std::make_shared<FuncCollector>(
+      [&](const CollectContext& ctx, MetricSink& s) {
+        if (++runs > 0) {
+          while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
+        }
+        s.Gauge(kShared, {"beta"}, 2);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kShared});
   Exporter e({});
   ASSERT_TRUE(e.Apply(TwoCollectors(a, b, 100ms)).ok());
   ASSERT_TRUE(WaitFor([&] {
@@ -190,11 +199,13 @@ TEST(ExporterTest, ReloadedCollectorIsNeverServedFromTheOldCache) {
   auto make = [](double v) {
     Config cfg;
     cfg.source = "test";
-    cfg.collectors.push_back(
-        {"alpha", 10s, 5s, std::make_shared<FuncCollector>([v](const CollectContext&, MetricSink& s) {
-           s.Gauge(kShared, {}, v);
-           return Status::Ok();
-         })});
+    cfg.collectors.push_back({"alpha", 10s, 5s,
+                              std::make_shared<FuncCollector>(
+                                  [v](const CollectContext&, MetricSink& s) {
+                                    s.Gauge(kSharedPlain, {}, v);
+                                    return Status::Ok();
+                                  },
+                                  std::vector<MetricDesc>{kSharedPlain})});
     return cfg;
   };
   Exporter e({});

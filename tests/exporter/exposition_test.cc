@@ -9,15 +9,16 @@ namespace mailstack {
 namespace {
 
 TEST(ExpositionTest, WritesHeadersSamplesAndSpecialValues) {
-  constexpr MetricDesc kG{"x_seconds", "A help \\ with\nnewline.", prometheus::MetricType::Gauge};
-  constexpr MetricDesc kC{"x_total", "Counts.", prometheus::MetricType::Counter};
+  constexpr GaugeFamily<2> kG{"x_seconds", "A help \\ with\nnewline.", "path", "k"};
+  constexpr GaugeFamily<0> kG0{"x_seconds", "A help \\ with\nnewline."};
+  constexpr CounterFamily<0> kC{"x_total", "Counts."};
   std::string out;
   AppendHeader(&out, kG);
-  AppendSample(&out, kG.name, {{"path", "/a\"b\\c\nd"}, {"k", ""}}, 1795388673.185822);
-  AppendSample(&out, kG.name, {}, std::nan(""));
-  AppendSample(&out, kG.name, {}, std::numeric_limits<double>::infinity());
-  AppendSample(&out, kG.name, {}, -std::numeric_limits<double>::infinity());
-  AppendSample(&out, kG.name, {}, -0.000125);
+  AppendSample(&out, kG, {"/a\"b\\c\nd", ""}, 1795388673.185822);
+  AppendSample(&out, kG0, {}, std::nan(""));
+  AppendSample(&out, kG0, {}, std::numeric_limits<double>::infinity());
+  AppendSample(&out, kG0, {}, -std::numeric_limits<double>::infinity());
+  AppendSample(&out, kG0, {}, -0.000125);
   AppendMetric(&out, kC, 270553174016);
   EXPECT_EQ(out,
             "# HELP x_seconds A help \\\\ with\\nnewline.\n"

@@ -20,7 +20,8 @@ using namespace std::chrono_literals;
 using testing::FuncCollector;
 using Clock = std::chrono::steady_clock;
 
-constexpr MetricDesc kValue{"test_value", "A test value.", prometheus::MetricType::Gauge};
+constexpr GaugeFamily<0> kValue{"test_value", "A test value."};
+constexpr GaugeFamily<1> kPathValue{"test_value", "A test value.", "path"};
 
 // Polls until pred() or 5s; returns pred().
 template <typename Pred>
@@ -34,10 +35,12 @@ bool WaitFor(Pred pred, std::chrono::milliseconds limit = 5000ms) {
 }
 
 TEST(RunnerTest, PublishesSnapshotOfARun) {
-  auto c = std::make_shared<FuncCollector>([](const CollectContext&, MetricSink& sink) {
-    sink.Gauge(kValue, {{"path", "/"}}, 42);
-    return Status::Ok();
-  });
+  auto c = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink& sink) {
+        sink.Gauge(kPathValue, {"/"}, 42);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kPathValue});
   CollectorRunner r("test", c, 10s, 1s, nullptr, nullptr);
   EXPECT_EQ(r.Current().snapshot, nullptr);
   r.Start();
@@ -72,13 +75,15 @@ TEST(RunnerTest, DeadlineIsTheTimeoutFromRunStart) {
 TEST(RunnerTest, ThrowingCollectorIsAFailedRunAndTheRunnerGoesOn) {
   std::atomic<int> runs{0};
   std::atomic<bool> checked{false};
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& sink) -> Status {
-    if (++runs == 1) throw std::runtime_error("boom");
-    // Run 2 replaces run 1's snapshot only once the test has looked at it.
-    while (!checked && !ctx.Stopping()) std::this_thread::sleep_for(1ms);
-    sink.Gauge(kValue, {}, runs);
-    return Status::Ok();
-  });
+  auto c = std::make_shared<FuncCollector>(
+      [&](const CollectContext& ctx, MetricSink& sink) -> Status {
+        if (++runs == 1) throw std::runtime_error("boom");
+        // Run 2 replaces run 1's snapshot only once the test has looked at it.
+        while (!checked && !ctx.Stopping()) std::this_thread::sleep_for(1ms);
+        sink.Gauge(kValue, {}, runs);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kValue});
   CollectorRunner r("test", c, 100ms, 5s, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] {
@@ -99,12 +104,14 @@ TEST(RunnerTest, ThrowingCollectorIsAFailedRunAndTheRunnerGoesOn) {
 
 TEST(RunnerTest, OverrunIsReportedAtOnceWithoutWaitingForTheRun) {
   std::atomic<bool> release{false};
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext& ctx, MetricSink& sink) {
-    // Ignores its deadline on purpose, like a buggy collector stuck in I/O.
-    while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
-    sink.Gauge(kValue, {}, 1);
-    return Status::Ok();
-  });
+  auto c = std::make_shared<FuncCollector>(
+      [&](const CollectContext& ctx, MetricSink& sink) {
+        // Ignores its deadline on purpose, like a buggy collector stuck in I/O.
+        while (!release && !ctx.Stopping()) std::this_thread::sleep_for(5ms);
+        sink.Gauge(kValue, {}, 1);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kValue});
   CollectorRunner r("test", c, 10s, 100ms, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] { return r.Current().overrunning; }));
@@ -208,10 +215,12 @@ TEST(RunnerTest, ScheduleDoesNotDrift) {
 
 TEST(RunnerTest, OnlyTheLatestSnapshotIsKept) {
   std::atomic<int> runs{0};
-  auto c = std::make_shared<FuncCollector>([&](const CollectContext&, MetricSink& sink) {
-    sink.Gauge(kValue, {}, ++runs);
-    return Status::Ok();
-  });
+  auto c = std::make_shared<FuncCollector>(
+      [&](const CollectContext&, MetricSink& sink) {
+        sink.Gauge(kValue, {}, ++runs);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kValue});
   CollectorRunner r("test", c, 20ms, 10ms, nullptr, nullptr);
   r.Start();
   ASSERT_TRUE(WaitFor([&] {
@@ -348,29 +357,41 @@ namespace mailstack {
 namespace {
 
 TEST(RunnerTest, GarbageOutputFailsTheRunAndIsNotServed) {
-  constexpr MetricDesc kBadName{"bad-name", "x", prometheus::MetricType::Gauge};
-  constexpr MetricDesc kGood{"good_metric", "x", prometheus::MetricType::Gauge};
-  const std::vector<std::pair<std::function<void(MetricSink&)>, std::string>> cases = {
-      {[&](MetricSink& s) { s.Gauge(kBadName, {}, 1); }, "bug: collector emitted an invalid metric name \"bad-name\""},
-      {[&](MetricSink& s) {
-         s.Gauge(kGood, {{"bad label", "v"}}, 1);
-       },
+  // Malformed names do not compile in a constexpr family; built at run time
+  // (const, not constexpr) they still reach the runner, which must refuse them.
+  static const GaugeFamily<0> kBadName{"bad-name", "x"};
+  static const GaugeFamily<1> kBadLabel{"good_metric", "x", "bad label"};
+  static const GaugeFamily<1> kReservedLabel{"good_metric", "x", "__name"};
+  static constexpr GaugeFamily<1> kGood{"good_metric", "x", "path"};
+  struct Case {
+    std::vector<MetricDesc> declared;
+    std::function<void(MetricSink&)> emit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{kBadName},
+       [&](MetricSink& s) { s.Gauge(kBadName, {}, 1); },
+       "bug: collector emitted an invalid metric name \"bad-name\""},
+      {{kBadLabel},
+       [&](MetricSink& s) { s.Gauge(kBadLabel, {"v"}, 1); },
        "bug: collector emitted an invalid label name \"bad label\" on good_metric"},
-      {[&](MetricSink& s) {
-         s.Gauge(kGood, {{"__name", "v"}}, 1);
-       },
+      {{kReservedLabel},
+       [&](MetricSink& s) { s.Gauge(kReservedLabel, {"v"}, 1); },
        "bug: collector emitted an invalid label name \"__name\" on good_metric"},
-      {[&](MetricSink& s) {
-         s.Gauge(kGood, {{"path", "/"}}, 1);
-         s.Gauge(kGood, {{"path", "/"}}, 2);
+      {{kGood},
+       [&](MetricSink& s) {
+         s.Gauge(kGood, {"/"}, 1);
+         s.Gauge(kGood, {"/"}, 2);
        },
        "bug: collector emitted a duplicate series of good_metric"},
   };
-  for (const auto& [emit, message] : cases) {
-    auto c = std::make_shared<testing::FuncCollector>([&](const CollectContext&, MetricSink& s) {
-      emit(s);
-      return Status::Ok();
-    });
+  for (const auto& [declared, emit, message] : cases) {
+    auto c = std::make_shared<testing::FuncCollector>(
+        [&](const CollectContext&, MetricSink& s) {
+          emit(s);
+          return Status::Ok();
+        },
+        declared);
     CollectorRunner r("garbage", c, 10s, 1s, nullptr, nullptr);
     r.Start();
     ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
@@ -379,6 +400,62 @@ TEST(RunnerTest, GarbageOutputFailsTheRunAndIsNotServed) {
     EXPECT_EQ(snap->error, message);
     EXPECT_TRUE(snap->families.empty());
   }
+}
+
+// A family the collector does not describe, or describes with other labels,
+// is a bug: the sample is dropped and the run fails, naming the family; what
+// was declared right is still served.
+TEST(RunnerTest, SampleOfAnUndeclaredOrDifferentlyDeclaredFamilyFailsTheRun) {
+  static constexpr GaugeFamily<1> kUndeclared{"test_undeclared", "Not in Describe().", "path"};
+  struct Case {
+    std::function<void(MetricSink&)> emit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](MetricSink& s) { s.Gauge(kUndeclared, {"/"}, 1); },
+       "bug: sample of the undeclared family test_undeclared{path}"},
+      {[](MetricSink& s) { s.Gauge(kValue, {}, 1); },
+       "bug: sample of test_value, declared as test_value{path} (or with another type or help)"},
+  };
+  for (const auto& [emit, message] : cases) {
+    auto c = std::make_shared<testing::FuncCollector>(
+        [&](const CollectContext&, MetricSink& s) {
+          s.Gauge(kPathValue, {"/declared"}, 7);
+          emit(s);
+          return Status::Ok();
+        },
+        std::vector<MetricDesc>{kPathValue});
+    CollectorRunner r("undeclared", c, 10s, 1s, nullptr, nullptr);
+    r.Start();
+    ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
+    auto snap = r.Current().snapshot;
+    EXPECT_FALSE(snap->success);
+    EXPECT_EQ(snap->error, message);
+    ASSERT_EQ(snap->families.size(), 1u);
+    EXPECT_EQ(snap->families[0].name, "test_value");
+    ASSERT_EQ(snap->families[0].metric.size(), 1u);
+    EXPECT_EQ(snap->families[0].metric[0].label[0].value, "/declared");
+    EXPECT_EQ(snap->families[0].metric[0].gauge.value, 7);
+  }
+}
+
+// Families a collector describes are served (HELP and TYPE) before it emits
+// anything, in the order it describes them.
+TEST(RunnerTest, DescribedFamiliesAppearWithoutSamplesInDescribeOrder) {
+  static constexpr CounterFamily<0> kFirst{"test_first_total", "First."};
+  auto c = std::make_shared<testing::FuncCollector>([](const CollectContext&, MetricSink&) { return Status::Ok(); },
+                                                    std::vector<MetricDesc>{kFirst, kPathValue});
+  CollectorRunner r("quiet", c, 10s, 1s, nullptr, nullptr);
+  r.Start();
+  ASSERT_TRUE(WaitFor([&] { return r.Current().snapshot != nullptr; }));
+  auto snap = r.Current().snapshot;
+  EXPECT_TRUE(snap->success) << snap->error;
+  ASSERT_EQ(snap->families.size(), 2u);
+  EXPECT_EQ(snap->families[0].name, "test_first_total");
+  EXPECT_EQ(snap->families[0].type, prometheus::MetricType::Counter);
+  EXPECT_EQ(snap->families[1].name, "test_value");
+  EXPECT_TRUE(snap->families[0].metric.empty());
+  EXPECT_TRUE(snap->families[1].metric.empty());
 }
 
 }  // namespace

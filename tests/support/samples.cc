@@ -1,5 +1,7 @@
 #include "tests/support/samples.h"
 
+#include <gtest/gtest.h>
+
 namespace mailstack::testing {
 
 FamilySamples SamplesByFamily(const std::vector<prometheus::MetricFamily>& families) {
@@ -32,6 +34,15 @@ std::map<std::string, double> FlatSamples(const std::vector<prometheus::MetricFa
     for (const auto& [labels, value] : samples) out[labels.empty() ? family : family + "," + labels] = value;
   }
   return out;
+}
+
+}  // namespace mailstack::testing
+
+namespace mailstack::testing {
+
+std::vector<prometheus::MetricFamily> TakeChecked(MetricSink& sink) {
+  EXPECT_EQ(sink.error(), "") << "the collector emitted a sample its Describe() does not declare";
+  return sink.Take();
 }
 
 }  // namespace mailstack::testing

@@ -3,6 +3,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include "collectors/core/metrics.h"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -18,5 +20,10 @@ FamilySamples SamplesByFamily(const std::vector<prometheus::MetricFamily>& famil
 
 // "family,label=value,..." -> value, for the same samples.
 std::map<std::string, double> FlatSamples(const std::vector<prometheus::MetricFamily>& families);
+
+// The sink's families, after checking (a gtest failure otherwise) that no
+// sample was rejected: every collector test then also proves that the
+// collector emits only the families its Describe() declares.
+std::vector<prometheus::MetricFamily> TakeChecked(MetricSink& sink);
 
 }  // namespace mailstack::testing
