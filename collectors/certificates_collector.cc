@@ -86,4 +86,11 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
   return Status::Ok();
 }
 
+void CertificatesCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<CertificatesCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  trust_stores_.TakeFrom(prev->trust_stores_);
+  problems_.TakeFrom(prev->problems_);
+}
+
 }  // namespace mailstack

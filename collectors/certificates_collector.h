@@ -32,6 +32,8 @@ class CertificatesCollector final : public Collector {
   // mailstack_tls_certificate_file_error 1 (logged once per distinct error);
   // the run goes on.
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
 
  private:
   Options options_;

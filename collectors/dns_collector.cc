@@ -867,4 +867,10 @@ Status DnsCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   return Status::Ok();
 }
 
+void DnsCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<DnsCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  problems_.TakeFrom(prev->problems_);
+}
+
 }  // namespace mailstack

@@ -52,6 +52,8 @@ class DnsCollector final : public Collector {
   // a record whose lookup failed has its present/valid samples left out and
   // counts in mailstack_dns_lookup_failures.
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
 
  private:
   void LogChange(const std::string& key, const std::string& message);

@@ -121,4 +121,15 @@ Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink)
   return Status::Ok();
 }
 
+void FilesystemCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<FilesystemCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  // A statvfs still blocked on a path that is still configured stays the one
+  // call for that path: a reload must not start a second thread on a hung mount.
+  for (const auto& path : options_.paths) {
+    auto it = prev->stuck_.find(path);
+    if (it != prev->stuck_.end()) stuck_.insert(*it);
+  }
+}
+
 }  // namespace mailstack

@@ -28,6 +28,8 @@ class FilesystemCollector final : public Collector {
   static std::vector<MetricDesc> Families();
   std::vector<MetricDesc> Describe() const override { return Families(); }
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
 
   struct PendingStat;  // one statvfs call on a helper thread (public for the .cc)
 

@@ -418,4 +418,21 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
   return Status::Ok();
 }
 
+void PostfixQueueCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<PostfixQueueCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  // A spool instance reading the same queue_directory keeps its head cache
+  // (entries are still checked against inode and ctime).
+  for (const auto& inst : options_.instances) {
+    if (inst.queue_directory.empty()) continue;
+    for (const auto& old : prev->options_.instances) {
+      if (old.name != inst.name || old.queue_directory != inst.queue_directory) continue;
+      auto it = prev->head_cache_.find(old.name);
+      if (it != prev->head_cache_.end()) head_cache_[inst.name] = std::move(it->second);
+    }
+  }
+  run_ = prev->run_;
+  problems_.TakeFrom(prev->problems_);
+}
+
 }  // namespace mailstack

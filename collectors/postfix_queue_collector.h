@@ -44,6 +44,13 @@ class PostfixQueueCollector final : public Collector {
   // An instance that cannot be read is mailstack_postfix_up 0 (logged once
   // per distinct error) and the run goes on; the run fails only on a bug.
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
+  // Spool mode: queue file heads cached for `instance` (tests).
+  size_t CachedHeads(const std::string& instance) const {
+    auto it = head_cache_.find(instance);
+    return it == head_cache_.end() ? 0 : it->second.size();
+  }
 
  private:
   // `work` is the run's work deadline (CollectContext::WorkDeadline), taken once for all instances.

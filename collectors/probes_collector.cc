@@ -256,4 +256,11 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   return Status::Ok();
 }
 
+void ProbesCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<ProbesCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  trust_stores_.TakeFrom(prev->trust_stores_);
+  problems_.TakeFrom(prev->problems_);
+}
+
 }  // namespace mailstack

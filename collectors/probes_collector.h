@@ -35,6 +35,8 @@ class ProbesCollector final : public Collector {
   static std::vector<MetricDesc> Families();
   std::vector<MetricDesc> Describe() const override { return Families(); }
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
 
  private:
   // Logs `message` when `key`'s problem kind changes (see ProblemMemo), and

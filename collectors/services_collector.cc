@@ -230,4 +230,11 @@ Status ServicesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   return CollectUnits(ctx, sink);
 }
 
+void ServicesCollector::TakeStateFrom(Collector& previous) {
+  auto* prev = dynamic_cast<ServicesCollector*>(&previous);
+  if (prev == nullptr || prev == this) return;
+  // The D-Bus connection: reopened after an error anyway, so it is safe to reuse.
+  if (bus_ == nullptr) std::swap(bus_, prev->bus_);
+}
+
 }  // namespace mailstack

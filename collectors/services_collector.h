@@ -37,6 +37,8 @@ class ServicesCollector final : public Collector {
   // goes away or does not answer by the deadline fails the run (success 0,
   // the reason logged by the runner); the connection is reopened next run.
   Status Collect(const CollectContext& ctx, MetricSink& sink) override;
+  // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
+  void TakeStateFrom(Collector& previous) override;
 
  private:
   Status CollectUnits(const CollectContext& ctx, MetricSink& sink);

@@ -96,6 +96,13 @@ Result<std::vector<net::X509Ptr>> ReadPemCertificates(const std::string& path) {
   return certs;
 }
 
+void TrustStores::TakeFrom(TrustStores& from) {
+  if (&from == this) return;
+  std::scoped_lock lock(mu_, from.mu_);
+  cache_ = std::move(from.cache_);
+  from.cache_.clear();
+}
+
 Result<X509StorePtr> TrustStores::Get(const std::string& ca_file) {
   const std::string path = ca_file.empty() ? X509_get_default_cert_file() : ca_file;
   struct stat st {};

@@ -76,6 +76,9 @@ using X509StorePtr = std::shared_ptr<X509_STORE>;
 class TrustStores {
  public:
   Result<X509StorePtr> Get(const std::string& ca_file);
+  // Takes over `from`'s loaded stores (a reload's successor). Each is still
+  // checked against its file on the next Get.
+  void TakeFrom(TrustStores& from);
 
  private:
   struct Entry {

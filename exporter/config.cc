@@ -115,8 +115,13 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
       return section.Error(std::string("invalid section: ") + e.what());
     }
     if (!created.ok()) return created.status();
+    // The effective interval and timeout count, so a changed default changes
+    // the collectors that use it.
+    std::string fingerprint = FormatDuration(*c_interval) + " " + FormatDuration(*c_timeout) + " " +
+                              (present ? section.Canonical() : std::string("~absent"));
     cfg.collectors.push_back(CollectorConfig{std::string(spec.name), *c_interval, *c_timeout,
-                                             std::shared_ptr<Collector>(std::move(created).value())});
+                                             std::shared_ptr<Collector>(std::move(created).value()),
+                                             std::move(fingerprint)});
   }
   return cfg;
 }

@@ -26,6 +26,10 @@ struct CollectorConfig {
   Duration interval;
   Duration timeout;
   std::shared_ptr<Collector> collector;
+  // Interval, timeout and the canonical section (ConfigNode::Canonical): a
+  // reload keeps a running collector whose fingerprint did not change. Empty
+  // (a config built by hand): never equal, the collector is replaced.
+  std::string fingerprint;
 };
 
 struct Config {

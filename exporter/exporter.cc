@@ -119,19 +119,68 @@ Status Exporter::Reload() {
   return Apply(std::move(config).value());
 }
 
-Status Exporter::Apply(Config config) {
+namespace {
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+}  // namespace
+
+Status Exporter::Apply(Config config, ReloadSummary* summary) {
   std::lock_guard<std::mutex> reload_lock(reload_mu_);
   auto old = Runners();
-  std::map<std::string, std::shared_ptr<const Snapshot>> seeds;
-  for (const auto& r : *old) seeds[r->name()] = r->Current().snapshot;
+  std::map<std::string, std::shared_ptr<CollectorRunner>> old_by_name;
+  for (const auto& r : *old) old_by_name[r->name()] = r;
 
-  auto fresh = std::make_shared<RunnerList>();
-  for (auto& c : config.collectors) {
-    auto seed = seeds.count(c.name) ? seeds[c.name] : nullptr;
-    fresh->push_back(
-        std::make_shared<CollectorRunner>(c.name, c.collector, c.interval, c.timeout, std::move(seed), nullptr));
+  ReloadSummary done;
+  auto fresh = std::make_shared<RunnerList>(config.collectors.size());
+  std::map<std::string, std::string> fingerprints;
+  // Changed collectors: slot in `fresh` and the runner they replace. Their
+  // runners start once the old ones have stopped and handed over state.
+  struct Replacing {
+    size_t slot;
+    std::shared_ptr<CollectorRunner> prev;
+  };
+  std::vector<Replacing> replacing;
+  for (size_t i = 0; i < config.collectors.size(); ++i) {
+    const auto& c = config.collectors[i];
+    fingerprints[c.name] = c.fingerprint;
+    auto it = old_by_name.find(c.name);
+    if (it == old_by_name.end()) {
+      (*fresh)[i] = std::make_shared<CollectorRunner>(c.name, c.collector, c.interval, c.timeout, nullptr, nullptr);
+      (*fresh)[i]->Start();
+      done.added.push_back(c.name);
+      continue;
+    }
+    auto prev = it->second;
+    old_by_name.erase(it);
+    auto fp = fingerprints_.find(c.name);
+    if (!c.fingerprint.empty() && fp != fingerprints_.end() && fp->second == c.fingerprint &&
+        prev->interval() == c.interval && prev->timeout() == c.timeout) {
+      (*fresh)[i] = prev;  // untouched: same thread, schedule, snapshot and state
+      done.kept.push_back(c.name);
+      continue;
+    }
+    replacing.push_back({i, prev});
+    done.replaced.push_back(c.name);
   }
-  for (auto& r : *fresh) r->Start();
+  // Replaced and removed runners: stop them all at once, then wait. Until the
+  // list is swapped below, their last snapshots are still what is served.
+  for (const auto& r : replacing) r.prev->RequestStop();
+  for (const auto& [name, prev] : old_by_name) prev->RequestStop();
+  for (const auto& r : replacing) {
+    const auto& c = config.collectors[r.slot];
+    const bool stopped = r.prev->Stop(2s);
+    // A collector stuck past the grace is still in use by its thread: no handoff.
+    if (stopped) c.collector->TakeStateFrom(*r.prev->collector());
+    // Serves the old runner's last snapshot until its own first run.
+    (*fresh)[r.slot] = std::make_shared<CollectorRunner>(c.name, c.collector, c.interval, c.timeout,
+                                                         r.prev->Current().snapshot, nullptr);
+    (*fresh)[r.slot]->Start();
+  }
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     runners_ = fresh;
@@ -139,14 +188,22 @@ Status Exporter::Apply(Config config) {
     last_reload_ok_ = true;
     last_reload_success_unix_ = UnixTime();
   }
+  fingerprints_ = std::move(fingerprints);
   ready_ = true;
-  for (const auto& r : *old) r->Stop(2s);
-  std::string names;
-  for (const auto& c : config.collectors) {
-    if (!names.empty()) names += ",";
-    names += c.name;
+  for (const auto& [name, prev] : old_by_name) {
+    (void)prev->Stop(2s);
+    done.removed.push_back(name);
   }
-  MS_LOG(kInfo, "config loaded", {{"file", config.source}, {"collectors", names}});
+  std::vector<std::string> names;
+  for (const auto& c : config.collectors) names.push_back(c.name);
+  MS_LOG(kInfo, "config loaded",
+         {{"file", config.source},
+          {"collectors", Join(names)},
+          {"kept", Join(done.kept)},
+          {"replaced", Join(done.replaced)},
+          {"added", Join(done.added)},
+          {"removed", Join(done.removed)}});
+  if (summary != nullptr) *summary = std::move(done);
   return Status::Ok();
 }
 

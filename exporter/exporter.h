@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,8 +41,16 @@ class Exporter {
   // config stays, mailstack_exporter_config_last_reload_successful becomes 0
   // and the error (with file:line:column) is returned.
   Status Reload();
-  // Same with an already parsed config (tests).
-  Status Apply(Config config);
+  // What a reload did with each collector, by name.
+  struct ReloadSummary {
+    std::vector<std::string> kept;      // section unchanged: still running, schedule and state untouched
+    std::vector<std::string> replaced;  // section changed: new collector, state handed over, runs at once
+    std::vector<std::string> added;
+    std::vector<std::string> removed;  // disabled or gone: its metrics disappear
+  };
+  // Same with an already parsed config (tests). A collector whose
+  // fingerprint (section, interval, timeout) did not change keeps running.
+  Status Apply(Config config, ReloadSummary* summary = nullptr);
   bool ready() const { return ready_.load(); }
 
   std::string RenderMetrics();
@@ -62,10 +71,11 @@ class Exporter {
   std::mutex reload_mu_;  // serializes Reload/Apply/Shutdown
 
   mutable std::mutex state_mu_;
-  std::shared_ptr<const RunnerList> runners_;  // guarded by state_mu_
-  std::string config_source_;                  // guarded by state_mu_
-  bool last_reload_ok_ = true;                 // guarded by state_mu_
-  double last_reload_success_unix_ = 0;        // guarded by state_mu_
+  std::shared_ptr<const RunnerList> runners_;        // guarded by state_mu_
+  std::map<std::string, std::string> fingerprints_;  // runner name -> CollectorConfig::fingerprint; reload_mu_
+  std::string config_source_;                        // guarded by state_mu_
+  bool last_reload_ok_ = true;                       // guarded by state_mu_
+  double last_reload_success_unix_ = 0;              // guarded by state_mu_
 
   std::mutex cache_mu_;
   std::string cache_key_;                          // guarded by cache_mu_

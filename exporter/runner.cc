@@ -129,9 +129,13 @@ struct CollectorRunner::Shared {
 CollectorRunner::CollectorRunner(std::string name, std::shared_ptr<Collector> collector, Duration interval,
                                  Duration timeout, std::shared_ptr<const Snapshot> seed,
                                  std::function<void()> on_publish)
-    : name_(std::move(name)), interval_(interval), timeout_(timeout), shared_(std::make_shared<Shared>()) {
+    : name_(std::move(name)),
+      interval_(interval),
+      timeout_(timeout),
+      collector_(std::move(collector)),
+      shared_(std::make_shared<Shared>()) {
   shared_->name = name_;
-  shared_->collector = std::move(collector);
+  shared_->collector = collector_;
   shared_->interval = interval;
   shared_->timeout = timeout;
   shared_->snapshot = std::move(seed);
@@ -145,7 +149,7 @@ void CollectorRunner::Start() {
   thread_ = std::thread(&CollectorRunner::Loop, shared_);
 }
 
-void CollectorRunner::Stop(Duration grace) {
+void CollectorRunner::RequestStop() {
   {
     std::lock_guard<std::mutex> lock(shared_->publish_mu);
     shared_->on_publish = nullptr;
@@ -155,17 +159,22 @@ void CollectorRunner::Stop(Duration grace) {
     shared_->stop = true;
   }
   shared_->wake_cv.notify_all();
-  if (!thread_.joinable()) return;
+}
+
+bool CollectorRunner::Stop(Duration grace) {
+  RequestStop();
+  if (!thread_.joinable()) return !detached_;
   std::unique_lock<std::mutex> lock(shared_->exit_mu);
   if (shared_->exit_cv.wait_for(lock, grace, [&] { return shared_->exited; })) {
     lock.unlock();
     thread_.join();
-  } else {
-    lock.unlock();
-    MS_LOG(kWarn, "collector did not stop in time; leaving its run to finish in the background",
-           {{"collector", name_}});
-    thread_.detach();
+    return true;
   }
+  lock.unlock();
+  MS_LOG(kWarn, "collector did not stop in time; leaving its run to finish in the background", {{"collector", name_}});
+  thread_.detach();
+  detached_ = true;
+  return false;
 }
 
 CollectorRunner::View CollectorRunner::Current() const {

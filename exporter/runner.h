@@ -67,9 +67,12 @@ class CollectorRunner {
   CollectorRunner& operator=(const CollectorRunner&) = delete;
 
   void Start();
-  // Asks the run to stop and waits up to `grace` for the thread; a thread
-  // stuck in a collector after that is detached (it owns what it uses).
-  void Stop(Duration grace);
+  // Asks the run to stop and returns at once (stop several, then wait).
+  void RequestStop();
+  // RequestStop(), then waits up to `grace` for the thread. True if it ended;
+  // a thread stuck in a collector after that is detached (it owns what it
+  // uses) and false is returned: its collector may still be running.
+  bool Stop(Duration grace);
 
   struct View {
     std::shared_ptr<const Snapshot> snapshot;  // null before the first run
@@ -84,6 +87,9 @@ class CollectorRunner {
   uint64_t Generation() const;
 
   const std::string& name() const { return name_; }
+  // The collector this runner runs (for a reload's state handoff, only once
+  // Stop() returned true).
+  const std::shared_ptr<Collector>& collector() const { return collector_; }
   Duration interval() const { return interval_; }
   Duration timeout() const { return timeout_; }
 
@@ -94,8 +100,10 @@ class CollectorRunner {
   const std::string name_;
   const Duration interval_;
   const Duration timeout_;
+  const std::shared_ptr<Collector> collector_;
   std::shared_ptr<Shared> shared_;
   std::thread thread_;
+  bool detached_ = false;  // Stop() gave up on the thread
 };
 
 }  // namespace mailstack

@@ -53,6 +53,15 @@ class Collector {
   // throw; the runner catches and reports a bug if it does.
   // Not called concurrently with itself; may keep state between runs.
   virtual Status Collect(const CollectContext& ctx, MetricSink& sink) = 0;
+
+  // On reload, when this collector replaces `previous` (the same registry
+  // entry whose section changed): take over whatever of its state is still
+  // valid for this collector's options (caches, open connections, problems
+  // already logged, a log reader's offsets and counters). Called before this
+  // collector's first run, only once `previous` has stopped running; never
+  // called for a section that did not change (that collector keeps running).
+  // `previous` may be of another class (check with dynamic_cast).
+  virtual void TakeStateFrom(Collector& previous) { (void)previous; }
 };
 
 }  // namespace mailstack

@@ -3,6 +3,52 @@
 #include <algorithm>
 
 namespace mailstack {
+namespace {
+
+void AppendCanonical(const YAML::Node& n, std::string* out) {
+  switch (n.Type()) {
+    case YAML::NodeType::Undefined: *out += "~undefined"; return;
+    case YAML::NodeType::Null: *out += "~null"; return;
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      *out += n.Tag() == "!" ? "'" : "=";  // quoted or plain: "1" and 1 may differ to a parser
+      *out += std::to_string(v.size());
+      *out += ':';
+      *out += v;
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      *out += '[';
+      for (const auto& item : n) {
+        AppendCanonical(item, out);
+        *out += ',';
+      }
+      *out += ']';
+      return;
+    }
+    case YAML::NodeType::Map: {
+      std::vector<std::pair<std::string, std::string>> entries;
+      for (const auto& kv : n) {
+        std::string k, v;
+        AppendCanonical(kv.first, &k);
+        AppendCanonical(kv.second, &v);
+        entries.emplace_back(std::move(k), std::move(v));
+      }
+      std::sort(entries.begin(), entries.end());
+      *out += '{';
+      for (const auto& [k, v] : entries) {
+        *out += k;
+        *out += ':';
+        *out += v;
+        *out += ',';
+      }
+      *out += '}';
+      return;
+    }
+  }
+}
+
+}  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
     : ConfigNode(std::move(node), std::move(file), std::move(path), YAML::Mark::null_mark(), nullptr) {}
@@ -235,6 +281,12 @@ Result<ConfigNode> ParseYaml(const std::string& text, const std::string& file_na
     }
     return Status::InvalidArgument(loc + ": " + e.msg);
   }
+}
+
+std::string ConfigNode::Canonical() const {
+  std::string out;
+  AppendCanonical(node_, &out);
+  return out;
 }
 
 }  // namespace mailstack

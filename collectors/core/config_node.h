@@ -64,6 +64,12 @@ class ConfigNode {
   // A map of string to string (e.g. services.processes).
   Result<std::map<std::string, std::string>> AsStringMap() const;
 
+  // The node's content in one canonical text: map keys sorted, positions and
+  // comments dropped, scalars with their tag (quoted or plain). Equal for
+  // two sections that configure the same thing, whatever their layout; a
+  // reload compares sections with it.
+  std::string Canonical() const;
+
   // A string that must start with '/': "must be an absolute path (got ...)".
   Result<std::string> AsAbsolutePath() const;
 

@@ -56,6 +56,9 @@ class ProblemMemo {
   // follows which answer came first. Pass the failure reason, or a message
   // built only from what the fault itself determines.
   Change Update(const std::string& item, const std::string& kind);
+  // Takes over `from`'s problems (a reload's successor): a problem already
+  // logged is not logged again by the new collector.
+  void TakeFrom(ProblemMemo& from) { last_ = std::move(from.last_); }
 
  private:
   std::map<std::string, std::string> last_;

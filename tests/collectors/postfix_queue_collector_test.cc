@@ -497,5 +497,53 @@ TEST_F(SpoolTest, MissingQueueDirectoryIsUpZero) {
       << logs[0];
 }
 
+// A reload that changes the section hands the head cache of an instance
+// reading the same queue_directory, and the problems already logged, to the
+// new collector; an instance whose directory changed starts afresh.
+TEST_F(SpoolTest, AReplacedCollectorTakesOverHeadCachesAndLoggedProblems) {
+  const int64_t now = Now();
+  Write("deferred/A/AAA1", QueueFile(100, now - 600), 0700);
+  Write("hold/HHH1", QueueFile(200, now - 60), 0700);
+  std::vector<std::string> logs;
+  SetLogSinkForTest([&](std::string_view l) { logs.emplace_back(l); });
+  PostfixQueueCollector::Options before;
+  before.instances = {{"spool", "", root_}, {"moved", "", root_}, {"gone", "/nonexistent/dir/showq", ""}};
+  PostfixQueueCollector old_collector(before);
+  auto s = Collect(old_collector);
+  EXPECT_EQ(s["mailstack_postfix_up"]["postfix_instance=gone"], 0);
+  EXPECT_EQ(old_collector.CachedHeads("spool"), 2u);
+  EXPECT_EQ(old_collector.CachedHeads("moved"), 2u);
+  ASSERT_EQ(logs.size(), 1u);
+
+  PostfixQueueCollector::Options after;
+  after.instances = {{"spool", "", root_},
+                     {"moved", "", root_ + "/."},  // another queue_directory string: not the same cache
+                     {"gone", "/nonexistent/dir/showq", ""},
+                     {"new", "", root_}};
+  PostfixQueueCollector successor(after);
+  successor.TakeStateFrom(old_collector);
+  EXPECT_EQ(successor.CachedHeads("spool"), 2u);
+  EXPECT_EQ(successor.CachedHeads("moved"), 0u);
+  EXPECT_EQ(successor.CachedHeads("new"), 0u);
+  s = Collect(successor);
+  const std::string p = "postfix_instance=spool,queue=";
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "deferred"], 100);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"][p + "hold"], 200);
+  EXPECT_EQ(s["mailstack_postfix_queue_size_bytes"]["postfix_instance=new,queue=hold"], 200);
+  EXPECT_EQ(successor.CachedHeads("spool"), 2u);
+  SetLogSinkForTest(nullptr);
+  // "gone" was already logged by the old collector: not again after the reload.
+  EXPECT_EQ(logs.size(), 1u) << (logs.size() > 1 ? logs[1] : "");
+
+  // Another class hands over nothing (and does not crash).
+  PostfixQueueCollector fresh(after);
+  struct Other final : Collector {
+    std::vector<MetricDesc> Describe() const override { return {}; }
+    Status Collect(const CollectContext&, MetricSink&) override { return Status::Ok(); }
+  } other;
+  fresh.TakeStateFrom(other);
+  EXPECT_EQ(fresh.CachedHeads("spool"), 0u);
+}
+
 }  // namespace
 }  // namespace mailstack

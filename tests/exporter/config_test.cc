@@ -1,5 +1,7 @@
 #include "exporter/config.h"
 
+#include "collectors/core/config_node.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -143,6 +145,74 @@ TEST(ConfigTest, LoadsFileWithItsPathInErrors) {
   ASSERT_FALSE(cfg.ok());
   EXPECT_EQ(cfg.status().message(),
             path + ":4:5: collectors.filesystem.bogus: unknown key (allowed: paths, enabled, interval, timeout)");
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+// Fingerprint of `name` in `yaml` ("" if the collector is off).
+std::string Fingerprint(const std::string& yaml, const std::string& name) {
+  auto cfg = ParseConfig(yaml, "t.yml");
+  EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+  if (!cfg.ok()) return "";
+  for (const auto& c : cfg->collectors) {
+    if (c.name == name) return c.fingerprint;
+  }
+  return "";
+}
+
+// A reload keeps a collector whose fingerprint is unchanged: it must not
+// change for layout, comments or key order, and must change for anything the
+// collector or its schedule would see.
+TEST(ConfigTest, FingerprintIgnoresLayoutAndSeesEveryValueAndTheEffectiveSchedule) {
+  const std::string base =
+      "collectors:\n"
+      "  filesystem:\n"
+      "    paths: [/, /var]\n"
+      "  postfix_queue:\n"
+      "    instances: [{name: postfix, queue_directory: /var/spool/postfix}]\n";
+  const std::string fs = Fingerprint(base, "filesystem");
+  ASSERT_FALSE(fs.empty());
+  EXPECT_NE(fs, Fingerprint(base, "postfix_queue"));
+  // Same content: block style, comments, key order.
+  EXPECT_EQ(fs, Fingerprint("# ours\ncollectors:\n  postfix_queue:\n    instances:\n"
+                            "      - queue_directory: /var/spool/postfix   # spool mode\n"
+                            "        name: postfix\n"
+                            "  filesystem:\n    paths:\n      - /\n      - /var\n",
+                            "filesystem"));
+  EXPECT_EQ(Fingerprint(base, "postfix_queue"),
+            Fingerprint("collectors:\n  postfix_queue:\n    instances:\n"
+                        "      - {queue_directory: /var/spool/postfix, name: postfix}\n",
+                        "postfix_queue"));
+  // A changed value, a changed order of a list, an explicit default.
+  EXPECT_NE(fs, Fingerprint("collectors:\n  filesystem:\n    paths: [/, /srv]\n", "filesystem"));
+  EXPECT_NE(fs, Fingerprint("collectors:\n  filesystem:\n    paths: [/var, /]\n", "filesystem"));
+  EXPECT_NE(fs, Fingerprint("collectors:\n  filesystem:\n    paths: [/, /var]\n    interval: 30s\n", "filesystem"))
+      << "the section changed even though the interval is the default";
+  // The defaults a collector inherits are part of it; an explicit value shields it.
+  const std::string explicit_timing = "collectors:\n  filesystem:\n    paths: [/]\n    interval: 1m\n    timeout: 5s\n";
+  const std::string inherits = "collectors:\n  filesystem:\n    paths: [/]\n";
+  EXPECT_NE(Fingerprint(inherits, "filesystem"), Fingerprint("defaults: {interval: 1m}\n" + inherits, "filesystem"));
+  EXPECT_NE(Fingerprint(inherits, "filesystem"), Fingerprint("defaults: {timeout: 5s}\n" + inherits, "filesystem"));
+  EXPECT_EQ(Fingerprint(explicit_timing, "filesystem"),
+            Fingerprint("defaults: {interval: 2m, timeout: 20s}\n" + explicit_timing, "filesystem"));
+  // A collector on by default with no section: its fingerprint is its schedule.
+  EXPECT_EQ(Fingerprint("", "postfix_queue"), Fingerprint("# nothing\n", "postfix_queue"));
+  EXPECT_NE(Fingerprint("", "postfix_queue"), Fingerprint("defaults: {interval: 1m}\n", "postfix_queue"));
+}
+
+TEST(ConfigNodeTest, CanonicalSortsKeysKeepsListOrderAndTellsQuotedFromPlain) {
+  auto a = ParseYaml("b: [1, x]\na: {d: null, c: \"1\"}\n", "a.yml");
+  auto b = ParseYaml("a:\n  c: \"1\"\n  d:\nb:\n  - 1\n  - x\n", "b.yml");
+  auto quoted = ParseYaml("b: [\"1\", x]\na: {d: null, c: \"1\"}\n", "c.yml");
+  ASSERT_TRUE(a.ok() && b.ok() && quoted.ok());
+  EXPECT_EQ(a->Canonical(), "{=1:a:{=1:c:'1:1,=1:d:~null,},=1:b:[=1:1,=1:x,],}");
+  EXPECT_EQ(a->Canonical(), b->Canonical());
+  EXPECT_NE(a->Canonical(), quoted->Canonical());
+  EXPECT_EQ((*a)["missing"].Canonical(), "~undefined");
 }
 
 }  // namespace

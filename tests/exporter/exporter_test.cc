@@ -220,3 +220,120 @@ TEST(ExporterTest, ReloadedCollectorIsNeverServedFromTheOldCache) {
 
 }  // namespace
 }  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+// A collector that counts its runs (and can be told it was replaced).
+struct Counted {
+  std::shared_ptr<std::atomic<int>> runs = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<FuncCollector> collector;
+  explicit Counted(double value = 1) {
+    auto r = runs;
+    collector = std::make_shared<FuncCollector>(
+        [r, value](const CollectContext&, MetricSink& s) {
+          ++*r;
+          s.Gauge(kOwn, {}, value);
+          return Status::Ok();
+        },
+        std::vector<MetricDesc>{kOwn});
+  }
+};
+
+CollectorConfig Entry(const std::string& name, const Counted& c, const std::string& fingerprint,
+                      std::chrono::milliseconds interval = 20ms) {
+  return {name, interval, 10ms, c.collector, fingerprint};
+}
+
+Config Of(std::vector<CollectorConfig> collectors) {
+  Config cfg;
+  cfg.source = "test";
+  cfg.collectors = std::move(collectors);
+  return cfg;
+}
+
+using Names = std::vector<std::string>;
+
+TEST(ExporterReloadTest, AnUnchangedSectionKeepsItsCollectorRunningUntouched) {
+  Counted first, second_alpha, beta;
+  Exporter e({});
+  Exporter::ReloadSummary s;
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", first, "A")}), &s).ok());
+  EXPECT_EQ(s.added, Names{"alpha"});
+  ASSERT_TRUE(WaitFor([&] { return *first.runs >= 2; }));
+  bool handed = false;
+  second_alpha.collector->on_take_state = [&](Collector&) { handed = true; };
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", second_alpha, "A"), Entry("beta", beta, "B")}), &s).ok());
+  EXPECT_EQ(s.kept, Names{"alpha"});
+  EXPECT_EQ(s.added, Names{"beta"});
+  EXPECT_TRUE(s.replaced.empty());
+  EXPECT_TRUE(s.removed.empty());
+  // The first collector goes on with its schedule; the new object for the
+  // same section is never run and gets no handoff.
+  const int before = *first.runs;
+  ASSERT_TRUE(WaitFor([&] { return *first.runs >= before + 3 && *beta.runs >= 1; }));
+  EXPECT_EQ(*second_alpha.runs, 0);
+  EXPECT_FALSE(handed);
+}
+
+TEST(ExporterReloadTest, AChangedSectionReplacesTheCollectorAfterItStoppedAndHandsItsStateOver) {
+  Counted old_alpha(1), new_alpha(2);
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", old_alpha, "A")})).ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_own 1\n") != std::string::npos; }));
+  Collector* handed_from = nullptr;
+  int old_runs_at_handoff = -1;
+  int new_runs_at_handoff = -1;
+  new_alpha.collector->on_take_state = [&](Collector& prev) {
+    handed_from = &prev;
+    old_runs_at_handoff = *old_alpha.runs;
+    new_runs_at_handoff = *new_alpha.runs;
+  };
+  Exporter::ReloadSummary s;
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", new_alpha, "A2")}), &s).ok());
+  EXPECT_EQ(s.replaced, Names{"alpha"});
+  EXPECT_TRUE(s.kept.empty());
+  // Handed over once the old one had stopped, before the new one's first run.
+  EXPECT_EQ(handed_from, old_alpha.collector.get());
+  EXPECT_EQ(new_runs_at_handoff, 0);
+  EXPECT_EQ(*old_alpha.runs, old_runs_at_handoff) << "the old collector ran after it handed over its state";
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_own 2\n") != std::string::npos; }));
+  EXPECT_EQ(*old_alpha.runs, old_runs_at_handoff);
+}
+
+TEST(ExporterReloadTest, ARemovedCollectorAndItsMetricsDisappear) {
+  Counted alpha, beta;
+  static constexpr GaugeFamily<0> kBetaOnly{"test_beta_only", "Only beta emits this."};
+  auto beta_collector = std::make_shared<FuncCollector>(
+      [](const CollectContext&, MetricSink& s) {
+        s.Gauge(kBetaOnly, {}, 5);
+        return Status::Ok();
+      },
+      std::vector<MetricDesc>{kBetaOnly});
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", alpha, "A"), {"beta", 20ms, 10ms, beta_collector, "B"}})).ok());
+  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_beta_only 5\n") != std::string::npos; }));
+  Exporter::ReloadSummary s;
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", alpha, "A")}), &s).ok());
+  EXPECT_EQ(s.kept, Names{"alpha"});
+  EXPECT_EQ(s.removed, Names{"beta"});
+  const std::string text = e.RenderMetrics();
+  EXPECT_EQ(text.find("test_beta_only"), std::string::npos) << text;
+  EXPECT_EQ(text.find("collector=\"beta\""), std::string::npos) << text;
+  EXPECT_NE(text.find("mailstack_collector_success{collector=\"alpha\"}"), std::string::npos) << text;
+}
+
+// An interval change is a changed collector even with an equal section
+// text (the fingerprint carries the effective schedule; checked here too).
+TEST(ExporterReloadTest, AnotherIntervalReplacesTheCollector) {
+  Counted a1, a2;
+  Exporter e({});
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", a1, "A", 20ms)})).ok());
+  Exporter::ReloadSummary s;
+  ASSERT_TRUE(e.Apply(Of({Entry("alpha", a2, "A", 30ms)}), &s).ok());
+  EXPECT_EQ(s.replaced, Names{"alpha"});
+  ASSERT_TRUE(WaitFor([&] { return *a2.runs >= 1; }));
+}
+
+}  // namespace
+}  // namespace mailstack

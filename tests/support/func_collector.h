@@ -17,6 +17,11 @@ class FuncCollector final : public Collector {
       : fn_(std::move(fn)), families_(std::move(families)) {}
   std::vector<MetricDesc> Describe() const override { return families_; }
   Status Collect(const CollectContext& ctx, MetricSink& sink) override { return fn_(ctx, sink); }
+  // Called with the collector this one replaces on reload (if set).
+  std::function<void(Collector& previous)> on_take_state;
+  void TakeStateFrom(Collector& previous) override {
+    if (on_take_state) on_take_state(previous);
+  }
 
  private:
   Fn fn_;
