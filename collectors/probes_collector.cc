@@ -57,104 +57,91 @@ std::string HostName() {
 
 }  // namespace
 
+namespace {
+
+// An address is IP:PORT, [IPv6]:PORT, HOST:PORT (resolved at each probe,
+// bounded by its deadline) or an absolute unix socket path.
+Status CheckAddress(const ConfigNode& node, const std::string& address) {
+  if (net::ValidateAddress(address).ok()) return Status::Ok();
+  std::string host;
+  uint16_t port = 0;
+  if (Status split = net::SplitHostPort(address, &host, &port); !split.ok()) {
+    return node.Error(split.message() + " (got \"" + address + "\")");
+  }
+  if (!net::IsHostName(host)) {
+    return node.Error("host must be an IP address or a host name (got \"" + host + "\")");
+  }
+  return Status::Ok();
+}
+
+// The TLS mode, and whether the protocol has it.
+Result<probe::Tls> ParseTls(const ConfigNode& node, probe::Protocol protocol) {
+  MS_ASSIGN_OR_RETURN(std::string tls, node.AsOneOf({"none", "starttls", "implicit"}, "none"));
+  if (tls == "none") return Tls::kNone;
+  if (tls == "starttls") {
+    if (protocol == Protocol::kTcp || protocol == Protocol::kMilter) {
+      return node.Error("starttls needs a protocol that has it (smtp, submission, lmtp, imap, pop3, sieve)");
+    }
+    return Tls::kStartTls;
+  }
+  if (protocol == Protocol::kMilter) return node.Error("the milter protocol has no TLS");
+  return Tls::kImplicit;
+}
+
+Result<probe::Protocol> ParseProtocol(const ConfigNode& node) {
+  MS_ASSIGN_OR_RETURN(std::string name,
+                      node.AsOneOf({"smtp", "submission", "lmtp", "imap", "pop3", "sieve", "milter", "tcp"}));
+  for (const auto& p : kProtocols) {
+    if (p.name == name) return p.protocol;
+  }
+  return node.Error("bug: protocol \"" + name + "\" has no entry");
+}
+
+Result<ProbesCollector::TargetOptions> ParseTarget(const ConfigNode& item, const std::string& helo,
+                                                   const std::string& resolver, UniqueKeys& names) {
+  MS_RETURN_IF_ERROR(item.ExpectMap({"name", "protocol", "address", "tls", "server_name", "ca_file", "cert_file"}));
+  if (!item.is_map()) return item.Error("must be a map with name, protocol and address");
+  ProbesCollector::TargetOptions t;
+  t.target.helo_name = helo;
+  t.target.resolver = resolver;
+  MS_ASSIGN_OR_RETURN(t.target.name, item["name"].AsString());
+  if (t.target.name.empty()) return item["name"].Error("must not be empty");
+  MS_RETURN_IF_ERROR(names.Add(item["name"], t.target.name));
+  MS_ASSIGN_OR_RETURN(t.target.protocol, ParseProtocol(item["protocol"]));
+  MS_ASSIGN_OR_RETURN(t.target.address, item["address"].AsString());
+  MS_RETURN_IF_ERROR(CheckAddress(item["address"], t.target.address));
+  MS_ASSIGN_OR_RETURN(t.target.tls, ParseTls(item["tls"], t.target.protocol));
+  MS_ASSIGN_OR_RETURN(t.target.server_name, item["server_name"].AsString(""));
+  MS_ASSIGN_OR_RETURN(t.ca_file, item["ca_file"].AsAbsolutePath(""));
+  MS_ASSIGN_OR_RETURN(t.cert_file, item["cert_file"].AsAbsolutePath(""));
+  if (t.target.tls == Tls::kNone) {
+    for (const char* key : {"server_name", "ca_file", "cert_file"}) {
+      if (item[key].defined() && !item[key].null())
+        return item[key].Error("only applies with tls: starttls or implicit");
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
 Result<ProbesCollector::Options> ProbesCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"targets", "helo_name", "resolver"}); !s.ok()) return s;
-  auto resolver = section["resolver"].AsString("");
-  if (!resolver.ok()) return resolver.status();
-  if (!resolver->empty()) {
-    if (!net::IsDnsServerAddress(*resolver)) {
-      return section["resolver"].Error("must be IP:PORT of a DNS server (got \"" + *resolver + "\")");
-    }
+  MS_RETURN_IF_ERROR(section.ExpectMap({"targets", "helo_name", "resolver"}));
+  MS_ASSIGN_OR_RETURN(const std::string resolver, section["resolver"].AsString(""));
+  if (!resolver.empty() && !net::IsDnsServerAddress(resolver)) {
+    return section["resolver"].Error("must be IP:PORT of a DNS server (got \"" + resolver + "\")");
   }
-  auto helo = section["helo_name"].AsString(HostName());
-  if (!helo.ok()) return helo.status();
-  if (helo->empty() || helo->find_first_of(" \t\r\n") != std::string::npos) {
-    return section["helo_name"].Error("must be a host name (got \"" + *helo + "\")");
+  MS_ASSIGN_OR_RETURN(const std::string helo, section["helo_name"].AsString(HostName()));
+  if (helo.empty() || helo.find_first_of(" \t\r\n") != std::string::npos) {
+    return section["helo_name"].Error("must be a host name (got \"" + helo + "\")");
   }
   auto list = section["targets"];
-  if (auto s = list.ExpectList(); !s.ok()) return s;
+  MS_RETURN_IF_ERROR(list.ExpectList());
+  UniqueKeys names("target name");
   for (const auto& item : list.Items()) {
-    if (auto s = item.ExpectMap({"name", "protocol", "address", "tls", "server_name", "ca_file", "cert_file"});
-        !s.ok()) {
-      return s;
-    }
-    if (!item.is_map()) return item.Error("must be a map with name, protocol and address");
-    TargetOptions t;
-    t.target.helo_name = *helo;
-    t.target.resolver = *resolver;
-    auto name = item["name"].AsString();
-    if (!name.ok()) return name.status();
-    if (name->empty()) return item["name"].Error("must not be empty");
-    for (const auto& prev : o.targets) {
-      if (prev.target.name == *name) return item["name"].Error("duplicate target name \"" + *name + "\"");
-    }
-    t.target.name = *name;
-
-    auto protocol = item["protocol"].AsString();
-    if (!protocol.ok()) return protocol.status();
-    bool known = false;
-    std::string names;
-    for (const auto& p : kProtocols) {
-      if (p.name == *protocol) {
-        t.target.protocol = p.protocol;
-        known = true;
-      }
-      names += (names.empty() ? "" : ", ") + std::string(p.name);
-    }
-    if (!known) return item["protocol"].Error("must be one of " + names + " (got \"" + *protocol + "\")");
-
-    auto address = item["address"].AsString();
-    if (!address.ok()) return address.status();
-    if (Status s = net::ValidateAddress(*address); !s.ok()) {
-      std::string host;
-      uint16_t port = 0;
-      if (Status split = net::SplitHostPort(*address, &host, &port); !split.ok()) {
-        return item["address"].Error(split.message() + " (got \"" + *address + "\")");
-      }
-      // A host name is fine too: resolved at each probe (c-ares, bounded by the deadline).
-      if (!net::IsHostName(host)) {
-        return item["address"].Error("host must be an IP address or a host name (got \"" + host + "\")");
-      }
-    }
-    t.target.address = *address;
-
-    auto tls = item["tls"].AsString("none");
-    if (!tls.ok()) return tls.status();
-    if (*tls == "none") {
-      t.target.tls = Tls::kNone;
-    } else if (*tls == "starttls") {
-      t.target.tls = Tls::kStartTls;
-    } else if (*tls == "implicit") {
-      t.target.tls = Tls::kImplicit;
-    } else {
-      return item["tls"].Error("must be one of none, starttls, implicit (got \"" + *tls + "\")");
-    }
-    if (t.target.tls == Tls::kStartTls &&
-        (t.target.protocol == Protocol::kTcp || t.target.protocol == Protocol::kMilter)) {
-      return item["tls"].Error("starttls needs a protocol that has it (smtp, submission, lmtp, imap, pop3, sieve)");
-    }
-    if (t.target.tls == Tls::kImplicit && t.target.protocol == Protocol::kMilter) {
-      return item["tls"].Error("the milter protocol has no TLS");
-    }
-
-    auto server_name = item["server_name"].AsString("");
-    if (!server_name.ok()) return server_name.status();
-    t.target.server_name = *server_name;
-    auto ca_file = item["ca_file"].AsAbsolutePath("");
-    if (!ca_file.ok()) return ca_file.status();
-    t.ca_file = *ca_file;
-    auto cert_file = item["cert_file"].AsAbsolutePath("");
-    if (!cert_file.ok()) return cert_file.status();
-    t.cert_file = *cert_file;
-    if (t.target.tls == Tls::kNone) {
-      for (const char* key : {"server_name", "ca_file", "cert_file"}) {
-        if (item[key].defined() && !item[key].null()) {
-          return item[key].Error("only applies with tls: starttls or implicit");
-        }
-      }
-    }
-    o.targets.push_back(std::move(t));
+    MS_ASSIGN_OR_RETURN(auto target, ParseTarget(item, helo, resolver, names));
+    o.targets.push_back(std::move(target));
   }
   if (o.targets.empty()) return list.Error("must list at least one target");
   return o;

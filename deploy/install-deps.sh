@@ -23,6 +23,8 @@ test_pkgs=(
   clang libclang-rt-14-dev
   stress-ng   # tests/stress.sh: the CPU load it runs the tests under
   clang-format   # the clang_format_check test
+  clang-tidy   # the cognitive-complexity check
+  python3-spf   # its OpenSPF RFC 7208 test suite, fed to the SPF evaluator
 )
 
 pkgs=("${build_pkgs[@]}")

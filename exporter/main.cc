@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     int sig = sigwaitinfo(&sigs, nullptr);
     if (sig == SIGHUP) {
       MS_LOG(kInfo, "SIGHUP: reloading config");
-      handlers.reload();
+      (void)handlers.reload();  // logged by the handler
     } else if (sig == SIGTERM || sig == SIGINT) {
       MS_LOG(kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;

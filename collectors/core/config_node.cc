@@ -289,4 +289,39 @@ std::string ConfigNode::Canonical() const {
   return out;
 }
 
+Result<std::string> ConfigNode::AsOneOf(std::initializer_list<std::string_view> allowed, std::string def) const {
+  if (!defined() || null()) return def;
+  return AsOneOf(allowed);
+}
+
+Result<std::string> ConfigNode::AsOneOf(std::initializer_list<std::string_view> allowed) const {
+  MS_ASSIGN_OR_RETURN(std::string v, AsString());
+  std::string names;
+  for (auto a : allowed) {
+    if (a == v) return v;
+    names += (names.empty() ? "" : ", ") + std::string(a);
+  }
+  return Error("must be one of " + names + " (got \"" + v + "\")");
+}
+
+Result<std::vector<std::string>> ConfigNode::AsUniqueStringList(
+    std::string_view what, const std::function<Status(const ConfigNode& item, const std::string& value)>& check,
+    const std::function<std::string(const std::string&)>& normalize) const {
+  if (!defined() || null()) return std::vector<std::string>{};
+  MS_ASSIGN_OR_RETURN(std::vector<std::string> values, AsStringList());
+  const auto items = Items();
+  UniqueKeys seen{std::string(what)};
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (check) MS_RETURN_IF_ERROR(check(items[i], values[i]));
+    if (normalize) values[i] = normalize(values[i]);
+    MS_RETURN_IF_ERROR(seen.Add(items[i], values[i]));
+  }
+  return values;
+}
+
+Status UniqueKeys::Add(const ConfigNode& at, const std::string& key) {
+  if (!seen_.insert(key).second) return at.Error("duplicate " + what_ + " \"" + key + "\"");
+  return Status::Ok();
+}
+
 }  // namespace mailstack

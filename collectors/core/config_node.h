@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,6 +72,17 @@ class ConfigNode {
   // reload compares sections with it.
   std::string Canonical() const;
 
+  // A string that must be one of `allowed` (`def` when missing or null):
+  // "must be one of a, b, c (got \"x\")".
+  Result<std::string> AsOneOf(std::initializer_list<std::string_view> allowed, std::string def) const;
+  Result<std::string> AsOneOf(std::initializer_list<std::string_view> allowed) const;
+  // A list of strings (empty when missing or null), each checked by `check`
+  // (an error at the item, or OK) and unique: "duplicate <what> \"x\"" at the
+  // repeat. `normalize` maps an item to the form compared and returned.
+  Result<std::vector<std::string>> AsUniqueStringList(
+      std::string_view what, const std::function<Status(const ConfigNode& item, const std::string& value)>& check,
+      const std::function<std::string(const std::string&)>& normalize = nullptr) const;
+
   // A string that must start with '/': "must be an absolute path (got ...)".
   Result<std::string> AsAbsolutePath() const;
 
@@ -92,6 +105,19 @@ class ConfigNode {
   std::string path_;
   YAML::Mark fallback_mark_;  // where to point when node_ has no mark
   std::shared_ptr<const std::vector<std::string>> implicit_keys_;
+};
+
+// Keys of a list's items that must be unique (target names, domains,
+// selectors): Add() fails at `at` for a key seen before,
+// "duplicate <what> \"key\"".
+class UniqueKeys {
+ public:
+  explicit UniqueKeys(std::string what) : what_(std::move(what)) {}
+  Status Add(const ConfigNode& at, const std::string& key);
+
+ private:
+  std::string what_;
+  std::set<std::string> seen_;
 };
 
 struct ConfigNode::Entry {

@@ -11,7 +11,7 @@
 
 namespace mailstack {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -50,7 +50,7 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}                                              // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).ok()); }  // NOLINT
@@ -69,4 +69,32 @@ class Result {
   std::variant<T, Status> v_;
 };
 
+namespace status_internal {
+inline Status AsStatus(Status s) { return s; }
+template <typename T>
+Status AsStatus(const Result<T>& r) {
+  return r.status();
+}
+}  // namespace status_internal
+
 }  // namespace mailstack
+
+#define MS_STATUS_CONCAT_INNER(a, b) a##b
+#define MS_STATUS_CONCAT(a, b) MS_STATUS_CONCAT_INNER(a, b)
+
+// Returns the Status of `expr` (a Status or a Result) from the enclosing
+// function if it is not OK.
+#define MS_RETURN_IF_ERROR(expr)                                                                           \
+  do {                                                                                                     \
+    if (::mailstack::Status ms_status_ = ::mailstack::status_internal::AsStatus(expr); !ms_status_.ok()) { \
+      return ms_status_;                                                                                   \
+    }                                                                                                      \
+  } while (0)
+
+// `lhs = value of expr` (a Result), or returns its Status. `lhs` may declare
+// a variable: MS_ASSIGN_OR_RETURN(auto name, item["name"].AsString());
+#define MS_ASSIGN_OR_RETURN(lhs, expr) MS_ASSIGN_OR_RETURN_IMPL(MS_STATUS_CONCAT(ms_result_, __LINE__), lhs, expr)
+#define MS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                             \
+  if (!tmp.ok()) return tmp.status();            \
+  lhs = std::move(tmp).value()
