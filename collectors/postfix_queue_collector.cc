@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "collectors/core/logging.h"
+#include "collectors/core/worker_pool.h"
 #include "collectors/net/socket.h"
 #include "collectors/parse/queue_file.h"
 #include "collectors/parse/showq_parser.h"
@@ -250,26 +251,13 @@ Status FlushBatch(WalkState& w) {
   const unsigned readers = batch.size() < kParallelMin ? 1
                            : w.readers > 0             ? w.readers
                                                        : std::clamp(UsableCpus(), 1u, kMaxReaders);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < batch.size();) {
-      if (w.Done()) {
-        batch[i].timed_out = true;
-      } else {
-        ReadHead(batch[i]);
-      }
+  WorkerPool::Shared().ForEach(batch.size(), readers, [&](size_t i) {
+    if (w.Done()) {
+      batch[i].timed_out = true;
+    } else {
+      ReadHead(batch[i]);
     }
-  };
-  std::vector<std::thread> helpers;
-  for (unsigned t = 1; t < readers; ++t) {
-    try {
-      helpers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no more threads: the ones there (this one at least) read it all
-    }
-  }
-  work();
-  for (auto& t : helpers) t.join();
+  });
   Status status;
   for (auto& r : batch) {
     if (r.timed_out) {
@@ -391,14 +379,10 @@ Status PostfixQueueCollector::Collect(const CollectContext& ctx, MetricSink& sin
     Status status = inst.showq.empty() ? CollectSpool(inst, ctx, work, &t) : CollectShowq(inst, ctx, work, &t);
     if (!status.ok()) {
       sink.Gauge(kUp, {iname}, 0);
-      if (problems_.Update(inst.name, status.message()) == ProblemMemo::Change::kNew) {
-        MS_LOG(kWarn, "cannot read the Postfix queue", {{"postfix_instance", inst.name}, {"err", status.message()}});
-      }
+      problems_.Report(inst.name, status.message());
       continue;
     }
-    if (problems_.Update(inst.name, "") == ProblemMemo::Change::kCleared) {
-      MS_LOG(kInfo, "Postfix queue readable again", {{"postfix_instance", inst.name}});
-    }
+    problems_.Report(inst.name, "");
     sink.Gauge(kUp, {iname}, 1);
     for (size_t qi = 0; qi < kQueueCount; ++qi) {
       const auto& q = t.queues[qi];

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <system_error>
-#include <thread>
 
 #include "collectors/core/logging.h"
+#include "collectors/core/worker_pool.h"
 #include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
 
@@ -153,11 +153,7 @@ std::vector<MetricDesc> ProbesCollector::Families() {
 }
 
 void ProbesCollector::LogChange(const std::string& key, const std::string& kind, const std::string& message) {
-  switch (problems_.Update(key, kind)) {
-    case ProblemMemo::Change::kNew: MS_LOG(kWarn, "probe problem", {{"probe", key}, {"err", message}}); break;
-    case ProblemMemo::Change::kCleared: MS_LOG(kInfo, "recovered", {{"probe", key}}); break;
-    case ProblemMemo::Change::kSame: break;
-  }
+  problems_.Report(key, kind, message);
 }
 
 Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
@@ -166,23 +162,11 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   // never answers is reported (timeout) instead of failing the whole run.
   const Deadline probe_deadline = ctx.WorkDeadline();
   std::vector<probe::Result> results(options_.targets.size());
-  {
-    std::vector<std::thread> threads;
-    threads.reserve(options_.targets.size());
-    size_t started = 0;
-    try {
-      for (; started < options_.targets.size(); ++started) {
-        const size_t i = started;
-        threads.emplace_back([&, i] { results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop); });
-      }
-    } catch (const std::system_error& e) {  // no thread to be had (RLIMIT_NPROC, memory): the rest in turn
-      MS_LOG(kWarn, "cannot start a probe thread; probing the rest one after the other", {{"err", e.what()}});
-    }
-    for (size_t i = started; i < options_.targets.size(); ++i) {
-      results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop);
-    }
-    for (auto& t : threads) t.join();
-  }
+  // Without a worker to be had (the pool's cap, RLIMIT_NPROC) the rest run
+  // one after the other on this thread.
+  WorkerPool::Shared().ForEach(results.size(), results.size(), [&](size_t i) {
+    results[i] = probe::Run(options_.targets[i].target, probe_deadline, ctx.stop);
+  });
 
   const auto now = static_cast<int64_t>(UnixTime());
   for (size_t i = 0; i < options_.targets.size(); ++i) {
