@@ -66,12 +66,10 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     auto certs = ReadPemCertificates(path);
     if (!certs.ok()) {
       sink.Gauge(kFileError, {name}, 1);
-      if (problems_.Update(path, certs.status().message()) == ProblemMemo::Change::kNew) {
-        MS_LOG(kWarn, "cannot read certificate file", {{"err", certs.status().message()}});
-      }
+      problems_.Report(path, certs.status().message());
       continue;
     }
-    problems_.Update(path, "");
+    problems_.Report(path, "");
     sink.Gauge(kFileError, {name}, 0);
     // The other certificates of the bundle are the untrusted intermediates.
     STACK_OF(X509)* untrusted = sk_X509_new_null();

@@ -37,7 +37,7 @@ class CertificatesCollector final : public Collector {
 
  private:
   Options options_;
-  ProblemMemo problems_;  // per path
+  ProblemMemo problems_{{"cannot read certificate file", "certificate file readable again", "path"}};  // per path
   TrustStores trust_stores_;
 };
 

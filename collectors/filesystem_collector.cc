@@ -5,7 +5,8 @@
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
+
+#include "collectors/core/worker_pool.h"
 
 namespace mailstack {
 namespace {
@@ -39,19 +40,9 @@ struct FilesystemCollector::PendingStat {
 
 Result<FilesystemCollector::Options> FilesystemCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"paths"}); !s.ok()) return s;
-  auto paths = section["paths"];
-  if (paths.defined() && !paths.null()) {
-    auto list = paths.AsStringList();
-    if (!list.ok()) return list.status();
-    o.paths = std::move(list).value();
-    auto items = paths.Items();
-    for (size_t i = 0; i < o.paths.size(); ++i) {
-      if (o.paths[i][0] != '/') return items[i].Error("must be an absolute path (got \"" + o.paths[i] + "\")");
-      for (size_t j = 0; j < i; ++j) {
-        if (o.paths[j] == o.paths[i]) return items[i].Error("duplicate path \"" + o.paths[i] + "\"");
-      }
-    }
+  MS_RETURN_IF_ERROR(section.ExpectMap({"paths"}));
+  if (const ConfigNode paths = section["paths"]; paths.defined() && !paths.null()) {
+    MS_ASSIGN_OR_RETURN(o.paths, paths.AsUniqueStringList("path", ConfigNode::CheckAbsolutePath));
   }
   return o;
 }
@@ -63,60 +54,89 @@ std::vector<MetricDesc> FilesystemCollector::Families() {
   return {kSize, kAvail, kFree, kFiles, kFilesFree, kReadonly, kDeviceError};
 }
 
+namespace {
+
+// Starts statvfs(path) on a pool worker. statvfs cannot be interrupted on a
+// hung network mount, so the worker owns a reference to the result and the
+// caller waits only as long as its deadline. Null: no worker free.
+std::shared_ptr<FilesystemCollector::PendingStat> StartStat(const std::string& path) {
+  auto pending = std::make_shared<FilesystemCollector::PendingStat>();
+  const bool started = WorkerPool::Shared().TrySpawn([pending, path] {
+    struct statvfs st {};
+    const int rc = ::statvfs(path.c_str(), &st);
+    const int err = rc == 0 ? 0 : errno;
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->st = st;
+    pending->err = err;
+    pending->done = true;
+    pending->cv.notify_all();
+  });
+  return started ? pending : nullptr;
+}
+
+void EmitStat(MetricSink& sink, std::string_view p, const struct statvfs& st) {
+  const double frsize = static_cast<double>(st.f_frsize ? st.f_frsize : st.f_bsize);
+  sink.Gauge(kSize, {p}, static_cast<double>(st.f_blocks) * frsize);
+  sink.Gauge(kAvail, {p}, static_cast<double>(st.f_bavail) * frsize);
+  sink.Gauge(kFree, {p}, static_cast<double>(st.f_bfree) * frsize);
+  sink.Gauge(kFiles, {p}, static_cast<double>(st.f_files));
+  sink.Gauge(kFilesFree, {p}, static_cast<double>(st.f_ffree));
+  sink.Gauge(kReadonly, {p}, (st.f_flag & ST_RDONLY) ? 1 : 0);
+  sink.Gauge(kDeviceError, {p}, 0);
+}
+
+// True while an earlier statvfs of this path is still blocked; forgets it once it returned.
+bool StillStuck(std::map<std::string, std::shared_ptr<FilesystemCollector::PendingStat>>& stuck,
+                const std::string& path) {
+  auto it = stuck.find(path);
+  if (it == stuck.end()) return false;
+  {
+    std::lock_guard<std::mutex> lock(it->second->mu);
+    if (!it->second->done) return true;
+  }
+  stuck.erase(it);
+  return false;
+}
+
+}  // namespace
+
+// The problem kinds below carry nothing that changes from run to run (see ProblemMemo).
 Status FilesystemCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   // One work deadline for every path: a hung mount is reported in this run
   // instead of the run overrunning.
   const Deadline work = ctx.WorkDeadline();
   for (const auto& path : options_.paths) {
-    std::string_view p = path;
-    // A previous call for this path may still hang.
-    if (auto it = stuck_.find(path); it != stuck_.end()) {
-      std::unique_lock<std::mutex> lock(it->second->mu);
-      if (!it->second->done) {
-        lock.unlock();
-        sink.Gauge(kDeviceError, {p}, 1);
-        continue;
-      }
-      lock.unlock();
-      stuck_.erase(it);
-    }
-    if (ctx.Stopping() || work.Expired()) {
+    const std::string_view p = path;
+    auto fail = [&](const std::string& kind) {
       sink.Gauge(kDeviceError, {p}, 1);
+      problems_.Report(path, kind);
+    };
+    if (StillStuck(stuck_, path)) {
+      fail("statvfs: an earlier call has not returned (hung mount?)");
       continue;
     }
-    auto pending = std::make_shared<PendingStat>();
-    // statvfs cannot be interrupted on a hung network mount, so it runs on a
-    // detached thread that owns a reference to its result.
-    std::thread([pending, path] {
-      struct statvfs st {};
-      int rc = ::statvfs(path.c_str(), &st);
-      int err = rc == 0 ? 0 : errno;
-      std::lock_guard<std::mutex> lock(pending->mu);
-      pending->st = st;
-      pending->err = err;
-      pending->done = true;
-      pending->cv.notify_all();
-    }).detach();
+    if (ctx.Stopping() || work.Expired()) {
+      sink.Gauge(kDeviceError, {p}, 1);  // not the path's fault: nothing to log
+      continue;
+    }
+    auto pending = StartStat(path);
+    if (pending == nullptr) {
+      fail("statvfs: no worker thread free");
+      continue;
+    }
     std::unique_lock<std::mutex> lock(pending->mu);
     if (!pending->cv.wait_until(lock, work.at(), [&] { return pending->done; })) {
       lock.unlock();
       stuck_.emplace(path, pending);
-      sink.Gauge(kDeviceError, {p}, 1);
+      fail("statvfs: did not return by the deadline (hung mount?)");
       continue;
     }
     if (pending->err != 0) {
-      sink.Gauge(kDeviceError, {p}, 1);
+      fail(Status::FromErrno("statvfs", pending->err).message());
       continue;
     }
-    const struct statvfs& st = pending->st;
-    const double frsize = static_cast<double>(st.f_frsize ? st.f_frsize : st.f_bsize);
-    sink.Gauge(kSize, {p}, static_cast<double>(st.f_blocks) * frsize);
-    sink.Gauge(kAvail, {p}, static_cast<double>(st.f_bavail) * frsize);
-    sink.Gauge(kFree, {p}, static_cast<double>(st.f_bfree) * frsize);
-    sink.Gauge(kFiles, {p}, static_cast<double>(st.f_files));
-    sink.Gauge(kFilesFree, {p}, static_cast<double>(st.f_ffree));
-    sink.Gauge(kReadonly, {p}, (st.f_flag & ST_RDONLY) ? 1 : 0);
-    sink.Gauge(kDeviceError, {p}, 0);
+    EmitStat(sink, p, pending->st);
+    problems_.Report(path, "");
   }
   return Status::Ok();
 }
@@ -130,6 +150,7 @@ void FilesystemCollector::TakeStateFrom(Collector& previous) {
     auto it = prev->stuck_.find(path);
     if (it != prev->stuck_.end()) stuck_.insert(*it);
   }
+  problems_.TakeFrom(prev->problems_);
 }
 
 }  // namespace mailstack

@@ -10,6 +10,7 @@
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 
 namespace mailstack {
 
@@ -31,14 +32,15 @@ class FilesystemCollector final : public Collector {
   // Reload: takes over what the previous collector of this kind learnt (see Collector::TakeStateFrom).
   void TakeStateFrom(Collector& previous) override;
 
-  struct PendingStat;  // one statvfs call on a helper thread (public for the .cc)
+  struct PendingStat;  // one statvfs call on a pool worker (public for the .cc)
 
  private:
   Options options_;
   // statvfs calls that overran a deadline (hung NFS, stuck FUSE). While one is
   // still blocked, its path is reported as an error without starting another
-  // call, so a stuck mount costs at most one thread.
+  // call, so a stuck mount holds at most one pool worker.
   std::map<std::string, std::shared_ptr<PendingStat>> stuck_;
+  ProblemMemo problems_{{"cannot stat filesystem", "filesystem stat works again", "path"}};  // per path
 };
 
 }  // namespace mailstack

@@ -75,7 +75,7 @@ class PostfixQueueCollector final : public Collector {
 
  private:
   Options options_;
-  ProblemMemo problems_;                         // per instance
+  ProblemMemo problems_{{"cannot read the Postfix queue", "Postfix queue readable again", "postfix_instance"}};
   std::map<std::string, HeadCache> head_cache_;  // instance -> cache
   uint64_t run_ = 0;
 };

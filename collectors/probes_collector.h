@@ -45,7 +45,8 @@ class ProbesCollector final : public Collector {
 
   Options options_;
   TrustStores trust_stores_;
-  ProblemMemo problems_;  // per target (and target/certificate, target/cert_file)
+  // per target (and target/certificate, target/cert_file)
+  ProblemMemo problems_{{"probe problem", "recovered", "probe"}};
 };
 
 }  // namespace mailstack

@@ -248,10 +248,14 @@ Result<std::string> ConfigNode::AsString(std::string def) const {
   if (!defined() || null()) return def;
   return AsString();
 }
+Status ConfigNode::CheckAbsolutePath(const ConfigNode& item, const std::string& value) {
+  if (value.empty() || value[0] != '/') return item.Error("must be an absolute path (got \"" + value + "\")");
+  return Status::Ok();
+}
+
 Result<std::string> ConfigNode::AsAbsolutePath() const {
-  auto v = AsString();
-  if (!v.ok()) return v;
-  if (v->empty() || (*v)[0] != '/') return Error("must be an absolute path (got \"" + *v + "\")");
+  MS_ASSIGN_OR_RETURN(std::string v, AsString());
+  MS_RETURN_IF_ERROR(CheckAbsolutePath(*this, v));
   return v;
 }
 Result<std::string> ConfigNode::AsAbsolutePath(std::string def) const {

@@ -84,6 +84,8 @@ class ConfigNode {
       const std::function<std::string(const std::string&)>& normalize = nullptr) const;
 
   // A string that must start with '/': "must be an absolute path (got ...)".
+  // CheckAbsolutePath is the same check for AsUniqueStringList.
+  static Status CheckAbsolutePath(const ConfigNode& item, const std::string& value);
   Result<std::string> AsAbsolutePath() const;
 
   // The same with a default used when the key is missing or null.

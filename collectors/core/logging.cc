@@ -188,4 +188,18 @@ ProblemMemo::Change ProblemMemo::Update(const std::string& item, const std::stri
   return Change::kNew;
 }
 
+ProblemMemo::Change ProblemMemo::Report(const std::string& item, const std::string& kind, std::string_view detail,
+                                        std::source_location where) {
+  const Change change = Update(item, kind);
+  const char* file = where.file_name();
+  const int line = static_cast<int>(where.line());
+  if (change == Change::kNew && LogEnabled(LogLevel::kWarn)) {
+    Log(LogLevel::kWarn, file, line, text_.problem,
+        {{text_.item_field, item}, {"err", detail.empty() ? kind : detail}});
+  } else if (change == Change::kCleared && LogEnabled(LogLevel::kInfo)) {
+    Log(LogLevel::kInfo, file, line, text_.recovered, {{text_.item_field, item}});
+  }
+  return change;
+}
+
 }  // namespace mailstack

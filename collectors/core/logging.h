@@ -6,6 +6,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -42,12 +43,23 @@ void SetLogSinkForTest(std::function<void(std::string_view line)> sink);
 
 void Log(LogLevel level, const char* file, int line, std::string_view msg, std::initializer_list<LogField> fields = {});
 
-// For collectors that log a problem per item (path, instance, target): the
-// last problem logged for each item, so a problem is logged once per
-// distinct kind and its end once. Not thread-safe (one collector run).
+// What a ProblemMemo logs for its items: the warning when an item's problem
+// appears or changes, the info line when it clears, and the log field that
+// names the item (path, postfix_instance, probe, domain).
+struct ProblemText {
+  std::string_view problem;
+  std::string_view recovered;
+  std::string_view item_field;
+};
+
+// For collectors that log a problem per item: the last problem logged for
+// each item, so a problem is logged once per distinct kind and its end once.
+// Not thread-safe (one collector run).
 class ProblemMemo {
  public:
   enum class Change { kSame, kNew, kCleared };
+  ProblemMemo() = default;
+  explicit ProblemMemo(ProblemText text) : text_(text) {}
   // `kind` names the problem; empty: the item is fine now. kNew: log the
   // problem; kCleared: log the recovery; kSame: nothing to log.
   // A peer that repeats one fault must give the same kind every run: no byte
@@ -56,11 +68,17 @@ class ProblemMemo {
   // follows which answer came first. Pass the failure reason, or a message
   // built only from what the fault itself determines.
   Change Update(const std::string& item, const std::string& kind);
+  // Update, then logs with this memo's ProblemText: on kNew a warning with
+  // the item and err=detail (the kind when detail is empty), on kCleared the
+  // recovery. The log's caller is the code that reported.
+  Change Report(const std::string& item, const std::string& kind, std::string_view detail = {},
+                std::source_location where = std::source_location::current());
   // Takes over `from`'s problems (a reload's successor): a problem already
   // logged is not logged again by the new collector.
   void TakeFrom(ProblemMemo& from) { last_ = std::move(from.last_); }
 
  private:
+  ProblemText text_{"problem", "recovered", "item"};
   std::map<std::string, std::string> last_;
 };
 

@@ -35,10 +35,10 @@ std::unique_ptr<Exporter> MakeExporter(int collectors, int series, bool exporter
           return Status::Ok();
         },
         std::vector<MetricDesc>{kDesc});
-    cfg.collectors.push_back({"c" + std::to_string(c), 3600s, 60s, col});
+    cfg.collectors.push_back({"c" + std::to_string(c), 3600s, 60s, col, ""});
   }
   (void)e->Apply(std::move(cfg));  // a hand-built config: cannot fail
-  while (true) {  // wait for every first run
+  while (true) {                   // wait for every first run
     std::string text = e->RenderMetrics();
     size_t n = 0;
     for (size_t p = text.find("mailstack_collector_success{"); p != std::string::npos;

@@ -1,12 +1,15 @@
 #include "collectors/filesystem_collector.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
 
 #include "collectors/core/config_node.h"
+#include "collectors/core/logging.h"
 #include "tests/support/samples.h"
 
 namespace mailstack {
@@ -58,6 +61,37 @@ TEST(FilesystemCollectorTest, ExpiredDeadlineMarksPathsAsErrors) {
   auto got = ByFamily(::mailstack::testing::TakeChecked(sink));
   EXPECT_EQ(got["mailstack_filesystem_device_error"]["/"], 1);
   EXPECT_EQ(got["mailstack_filesystem_size_bytes"].count("/"), 0u);
+}
+
+TEST(FilesystemCollectorTest, LogsTheErrnoOfAFailingPathOnceAndItsRecovery) {
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](std::string_view l) { lines.emplace_back(l); });
+  char tmpl[] = "/tmp/mailstack-fs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/later";
+  FilesystemCollector c({{path}});
+  std::atomic<bool> stop{false};
+  auto run = [&] {
+    CollectContext ctx{Deadline::After(std::chrono::seconds(5)), &stop};
+    MetricSink sink(c.Describe());
+    EXPECT_TRUE(c.Collect(ctx, sink).ok());
+    return ByFamily(::mailstack::testing::TakeChecked(sink))["mailstack_filesystem_device_error"][path];
+  };
+  EXPECT_EQ(run(), 1);
+  EXPECT_EQ(run(), 1);
+  ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+  EXPECT_EQ(run(), 0);
+  SetLogSinkForTest(nullptr);
+  ::rmdir(path.c_str());
+  ::rmdir(tmpl);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("level=warn"), std::string::npos) << lines[0];
+  EXPECT_NE(
+      lines[0].find("msg=\"cannot stat filesystem\" path=" + path + " err=\"statvfs: No such file or directory\""),
+      std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("level=info"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("msg=\"filesystem stat works again\" path=" + path), std::string::npos) << lines[1];
 }
 
 TEST(FilesystemCollectorTest, DefaultOptionsAreDebianMailPaths) {

@@ -75,7 +75,9 @@ TEST(RegistryTest, EveryFamilyHasThePrefixAndAUnitOrCountOrStateSuffix) {
     for (const auto& bad : kNonBaseUnits) EXPECT_FALSE(EndsWith(name, bad)) << bad;
     // Counters and only counters end in _total; _info is a gauge of 1.
     EXPECT_EQ(d.type == prometheus::MetricType::Counter, EndsWith(name, "_total"));
-    if (EndsWith(name, "_info")) EXPECT_EQ(d.type, prometheus::MetricType::Gauge);
+    if (EndsWith(name, "_info")) {
+      EXPECT_EQ(d.type, prometheus::MetricType::Gauge);
+    }
     if (d.type == prometheus::MetricType::Histogram) {
       EXPECT_TRUE(EndsWith(name, "_seconds") || EndsWith(name, "_bytes"));
     }
