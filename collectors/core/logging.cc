@@ -189,10 +189,8 @@ ProblemMemo::Change ProblemMemo::Update(const std::string& item, const std::stri
 }
 
 ProblemMemo::Change ProblemMemo::Report(const std::string& item, const std::string& kind, std::string_view detail,
-                                        std::source_location where) {
+                                        const char* file, int line) {
   const Change change = Update(item, kind);
-  const char* file = where.file_name();
-  const int line = static_cast<int>(where.line());
   if (change == Change::kNew && LogEnabled(LogLevel::kWarn)) {
     Log(LogLevel::kWarn, file, line, text_.problem,
         {{text_.item_field, item}, {"err", detail.empty() ? kind : detail}});

@@ -6,7 +6,6 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -70,9 +69,11 @@ class ProblemMemo {
   Change Update(const std::string& item, const std::string& kind);
   // Update, then logs with this memo's ProblemText: on kNew a warning with
   // the item and err=detail (the kind when detail is empty), on kCleared the
-  // recovery. The log's caller is the code that reported.
+  // recovery. The log's caller is the code that reported (__builtin_FILE and
+  // __builtin_LINE, not std::source_location: clang 14, which builds the fuzz
+  // targets, cannot use libstdc++ 12's source_location).
   Change Report(const std::string& item, const std::string& kind, std::string_view detail = {},
-                std::source_location where = std::source_location::current());
+                const char* file = __builtin_FILE(), int line = __builtin_LINE());
   // Takes over `from`'s problems (a reload's successor): a problem already
   // logged is not logged again by the new collector.
   void TakeFrom(ProblemMemo& from) { last_ = std::move(from.last_); }
