@@ -100,36 +100,39 @@ struct QueueTotals {
   std::array<uint64_t, kDeferReasonCount> deferred_reasons{};
 };
 
+namespace {
+
+Result<PostfixQueueCollector::Instance> ParseInstance(const ConfigNode& item) {
+  MS_RETURN_IF_ERROR(item.ExpectMap({"name", "showq", "queue_directory"}));
+  if (!item.is_map()) return item.Error("must be a map with name and showq or queue_directory");
+  PostfixQueueCollector::Instance inst;
+  MS_ASSIGN_OR_RETURN(inst.name, item["name"].AsString());
+  const bool has_showq = item["showq"].defined(), has_spool = item["queue_directory"].defined();
+  if (has_showq == has_spool) return item.Error("needs exactly one of showq and queue_directory");
+  if (has_spool) {
+    MS_ASSIGN_OR_RETURN(inst.queue_directory, item["queue_directory"].AsAbsolutePath());
+    return inst;
+  }
+  MS_ASSIGN_OR_RETURN(inst.showq, item["showq"].AsString());
+  if (!IsValidShowqAddress(inst.showq)) {
+    return item["showq"].Error("must be an absolute unix socket path or HOST:PORT (got \"" + inst.showq + "\")");
+  }
+  return inst;
+}
+
+}  // namespace
+
 Result<PostfixQueueCollector::Options> PostfixQueueCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"instances"}); !s.ok()) return s;
-  auto list = section["instances"];
+  MS_RETURN_IF_ERROR(section.ExpectMap({"instances"}));
+  const ConfigNode list = section["instances"];
   if (!list.defined() || list.null()) return o;
-  if (auto s = list.ExpectList(); !s.ok()) return s;
+  MS_RETURN_IF_ERROR(list.ExpectList());
   o.instances.clear();
+  UniqueKeys names("instance name");
   for (const auto& item : list.Items()) {
-    if (auto s = item.ExpectMap({"name", "showq", "queue_directory"}); !s.ok()) return s;
-    if (!item.is_map()) return item.Error("must be a map with name and showq or queue_directory");
-    auto name = item["name"].AsString();
-    if (!name.ok()) return name.status();
-    Instance inst{*name, "", ""};
-    const bool has_showq = item["showq"].defined(), has_spool = item["queue_directory"].defined();
-    if (has_showq == has_spool) return item.Error("needs exactly one of showq and queue_directory");
-    if (has_showq) {
-      auto showq = item["showq"].AsString();
-      if (!showq.ok()) return showq.status();
-      if (!IsValidShowqAddress(*showq)) {
-        return item["showq"].Error("must be an absolute unix socket path or HOST:PORT (got \"" + *showq + "\")");
-      }
-      inst.showq = *showq;
-    } else {
-      auto dir = item["queue_directory"].AsAbsolutePath();
-      if (!dir.ok()) return dir.status();
-      inst.queue_directory = *dir;
-    }
-    for (const auto& prev : o.instances) {
-      if (prev.name == *name) return item["name"].Error("duplicate instance name \"" + *name + "\"");
-    }
+    MS_ASSIGN_OR_RETURN(Instance inst, ParseInstance(item));
+    MS_RETURN_IF_ERROR(names.Add(item["name"], inst.name));
     o.instances.push_back(std::move(inst));
   }
   if (o.instances.empty()) return list.Error("must list at least one instance");

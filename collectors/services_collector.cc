@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -69,36 +70,31 @@ ServicesCollector::~ServicesCollector() {
   if (bus_) sd_bus_close_unref(bus_);
 }
 
+namespace {
+
+Status CheckUnitName(const ConfigNode& item, const std::string& unit) {
+  if (unit.find('.') == std::string::npos || unit.find_first_of("/ \t") != std::string::npos) {
+    return item.Error("must be a unit name like postfix.service (got \"" + unit + "\")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ServicesCollector::Options> ServicesCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"units", "processes"}); !s.ok()) return s;
-  if (auto n = section["units"]; n.defined() && !n.null()) {
-    auto units = n.AsStringList();
-    if (!units.ok()) return units.status();
-    auto items = n.Items();
-    for (size_t i = 0; i < units->size(); ++i) {
-      const std::string& u = (*units)[i];
-      if (u.find('.') == std::string::npos || u.find_first_of("/ \t") != std::string::npos) {
-        return items[i].Error("must be a unit name like postfix.service (got \"" + u + "\")");
-      }
-      for (size_t j = 0; j < i; ++j) {
-        if ((*units)[j] == u) return items[i].Error("duplicate unit \"" + u + "\"");
-      }
+  MS_RETURN_IF_ERROR(section.ExpectMap({"units", "processes"}));
+  MS_ASSIGN_OR_RETURN(o.units, section["units"].AsUniqueStringList("unit", CheckUnitName));
+  const ConfigNode procs = section["processes"];
+  if (!procs.defined() || procs.null()) return o;
+  MS_ASSIGN_OR_RETURN(o.processes, procs.AsStringMap());
+  for (const auto& [name, comm] : o.processes) {
+    if (comm.size() > 15) {
+      return procs[name].Error("process names are at most 15 characters (the kernel's comm; got \"" + comm + "\")");
     }
-    o.units = std::move(units).value();
-  }
-  if (auto n = section["processes"]; n.defined() && !n.null()) {
-    auto procs = n.AsStringMap();
-    if (!procs.ok()) return procs.status();
-    for (const auto& [name, comm] : *procs) {
-      if (comm.size() > 15) {
-        return n[name].Error("process names are at most 15 characters (the kernel's comm; got \"" + comm + "\")");
-      }
-      for (const auto& u : o.units) {
-        if (u == name) return n.Error("check \"" + name + "\" is also a unit; use another name");
-      }
+    if (std::find(o.units.begin(), o.units.end(), name) != o.units.end()) {
+      return procs.Error("check \"" + name + "\" is also a unit; use another name");
     }
-    o.processes = std::move(procs).value();
   }
   return o;
 }

@@ -260,8 +260,6 @@ Result<std::string> ConfigNode::AsAbsolutePath() const {
 }
 Result<std::string> ConfigNode::AsAbsolutePath(std::string def) const {
   if (!defined() || null()) return def;
-  auto v = AsString();
-  if (!v.ok() || v->empty()) return v;
   return AsAbsolutePath();
 }
 Result<bool> ConfigNode::AsBool(bool def) const {
@@ -317,14 +315,21 @@ Result<std::vector<std::string>> ConfigNode::AsUniqueStringList(
   UniqueKeys seen{std::string(what)};
   for (size_t i = 0; i < values.size(); ++i) {
     if (check) MS_RETURN_IF_ERROR(check(items[i], values[i]));
-    if (normalize) values[i] = normalize(values[i]);
-    MS_RETURN_IF_ERROR(seen.Add(items[i], values[i]));
+    if (!normalize) {
+      MS_RETURN_IF_ERROR(seen.Add(items[i], values[i]));
+      continue;
+    }
+    std::string normal = normalize(values[i]);
+    MS_RETURN_IF_ERROR(seen.Add(items[i], normal, values[i]));
+    values[i] = std::move(normal);
   }
   return values;
 }
 
-Status UniqueKeys::Add(const ConfigNode& at, const std::string& key) {
-  if (!seen_.insert(key).second) return at.Error("duplicate " + what_ + " \"" + key + "\"");
+Status UniqueKeys::Add(const ConfigNode& at, const std::string& key, std::string_view shown) {
+  if (!seen_.insert(key).second) {
+    return at.Error("duplicate " + what_ + " \"" + std::string(shown.empty() ? key : shown) + "\"");
+  }
   return Status::Ok();
 }
 

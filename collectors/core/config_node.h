@@ -78,7 +78,7 @@ class ConfigNode {
   Result<std::string> AsOneOf(std::initializer_list<std::string_view> allowed) const;
   // A list of strings (empty when missing or null), each checked by `check`
   // (an error at the item, or OK) and unique: "duplicate <what> \"x\"" at the
-  // repeat. `normalize` maps an item to the form compared and returned.
+  // repeat, in the user's spelling. `normalize` maps an item to the form compared and returned.
   Result<std::vector<std::string>> AsUniqueStringList(
       std::string_view what, const std::function<Status(const ConfigNode& item, const std::string& value)>& check,
       const std::function<std::string(const std::string&)>& normalize = nullptr) const;
@@ -90,7 +90,8 @@ class ConfigNode {
 
   // The same with a default used when the key is missing or null.
   Result<std::string> AsString(std::string def) const;
-  // An explicitly empty value is accepted as "not set".
+  // An explicit empty string is an error like in AsString ("must not be
+  // empty"): leave the key out to get the default.
   Result<std::string> AsAbsolutePath(std::string def) const;
   Result<bool> AsBool(bool def) const;
   Result<Duration> AsDuration(Duration def) const;
@@ -115,7 +116,9 @@ class ConfigNode {
 class UniqueKeys {
  public:
   explicit UniqueKeys(std::string what) : what_(std::move(what)) {}
-  Status Add(const ConfigNode& at, const std::string& key);
+  // `shown` is the user's spelling for the message when `key` is a
+  // normalized form (default: the key itself).
+  Status Add(const ConfigNode& at, const std::string& key, std::string_view shown = {});
 
  private:
   std::string what_;
