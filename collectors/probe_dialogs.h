@@ -43,7 +43,7 @@ struct Result {
   // Filled once a TLS handshake completed (also when the dialog failed later).
   bool tls_done = false;
   std::string tls_version;
-  std::vector<net::X509Ptr> chain;  // as served, leaf first
+  std::vector<X509Ptr> chain;  // as served, leaf first
 
   bool success() const { return reason == Reason::kNone; }
 };

@@ -10,6 +10,8 @@
 #include "collectors/core/worker_pool.h"
 #include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
+#include "collectors/tls/certificate_metrics.h"
+#include "collectors/tls/pem.h"
 
 namespace mailstack {
 namespace {
@@ -188,24 +190,14 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
       sink.Gauge(kTlsVersion, {t.name, protocol, r.tls_version}, 1);
       auto store = trust_stores_.Get(opt.ca_file);
       if (!store.ok()) cert_problem = "cannot verify: " + store.status().message();
-      STACK_OF(X509)* untrusted = sk_X509_new_null();
-      for (const auto& c : r.chain) sk_X509_push(untrusted, c.get());
       const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
-      for (size_t k = 0; k < r.chain.size(); ++k) {
-        X509* c = r.chain[k].get();
-        std::string error;
-        bool valid = store.ok() && VerifyChain(store->get(), c, untrusted, &error);
-        if (k == 0 && store.ok()) {
-          if (!valid) {
-            cert_problem = "served certificate does not verify: " + error;
-          } else if (!name.empty() && !CertificateMatchesName(c, name)) {
-            valid = false;
-            cert_problem = "served certificate is not for \"" + name + "\"";
-          }
-        }
-        EmitCertificate(sink, "probe", t.name, std::to_string(k), c, valid, now);
+      const LeafVerdict leaf =
+          JudgeAndEmitChain(sink, "probe", t.name, r.chain, store.ok() ? store->get() : nullptr, name, now);
+      if (store.ok() && !leaf.verifies) {
+        cert_problem = "served certificate does not verify: " + leaf.verify_error;
+      } else if (leaf.name_mismatch) {
+        cert_problem = "served certificate is not for \"" + name + "\"";
       }
-      sk_X509_free(untrusted);
     }
     LogChange(t.name + "/certificate", cert_problem, cert_problem);
 

@@ -13,7 +13,7 @@
 #include "collectors/core/config_node.h"
 #include "collectors/core/logging.h"
 #include "collectors/probe_dialogs.h"
-#include "collectors/tls_metrics.h"
+#include "collectors/tls/verify.h"
 
 namespace mailstack {
 

@@ -1,4 +1,4 @@
-#include "collectors/certificates_collector.h"
+#include "collectors/tls/certificates_collector.h"
 
 #include <gtest/gtest.h>
 
