@@ -3,7 +3,7 @@
 // hostile peer (silent, dripping, flooding, garbage, closing mid-handshake,
 // plaintext on a TLS port, STARTTLS injection) ending by its deadline.
 // The real daemons are in tests/integration/test_probes.py.
-#include "collectors/probes_collector.h"
+#include "collectors/probes/probes_collector.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -458,7 +458,7 @@ TEST(ProbeDialogTest, ImapStartTls) {
   auto r = Probe(MakeTarget(Protocol::kImap, server.address(), Tls::kStartTls));
   EXPECT_TRUE(r.success()) << r.detail;
   EXPECT_TRUE(r.tls_done);
-  EXPECT_EQ(tr.Get(), (std::vector<std::string>{"m1 CAPABILITY", "m2 STARTTLS", "m3 CAPABILITY", "m9 LOGOUT"}));
+  EXPECT_EQ(tr.Get(), (std::vector<std::string>{"m1 CAPABILITY", "m2 STARTTLS", "m3 CAPABILITY", "m4 LOGOUT"}));
 }
 
 TEST(ProbeDialogTest, ImapByeAndBadAreRejected) {

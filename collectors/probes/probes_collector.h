@@ -12,7 +12,7 @@
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
 #include "collectors/core/logging.h"
-#include "collectors/probe_dialogs.h"
+#include "collectors/probes/probe_dialogs.h"
 #include "collectors/tls/verify.h"
 
 namespace mailstack {

@@ -1,4 +1,4 @@
-#include "collectors/probes_collector.h"
+#include "collectors/probes/probes_collector.h"
 
 #include <unistd.h>
 
