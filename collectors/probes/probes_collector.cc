@@ -158,6 +158,38 @@ void ProbesCollector::LogChange(const std::string& key, const std::string& kind,
   problems_.Report(key, kind, message);
 }
 
+std::string ProbesCollector::EmitServedChain(const TargetOptions& opt, const probe::Result& r, int64_t now,
+                                             MetricSink& sink) {
+  if (!r.tls_done || r.chain.empty()) return "";
+  const auto& t = opt.target;
+  sink.Gauge(kTlsVersion, {t.name, probe::ProtocolName(t.protocol), r.tls_version}, 1);
+  std::string problem;
+  auto store = trust_stores_.Get(opt.ca_file);
+  if (!store.ok()) problem = "cannot verify: " + store.status().message();
+  const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
+  const LeafVerdict leaf =
+      JudgeAndEmitChain(sink, "probe", t.name, r.chain, store.ok() ? store->get() : nullptr, name, now);
+  if (store.ok() && !leaf.verifies) {
+    problem = "served certificate does not verify: " + leaf.verify_error;
+  } else if (leaf.name_mismatch) {
+    problem = "served certificate is not for \"" + name + "\"";
+  }
+  return problem;
+}
+
+std::string ProbesCollector::EmitCertFile(const TargetOptions& opt, const probe::Result& r, MetricSink& sink) {
+  if (opt.cert_file.empty()) return "";
+  const std::string& target = opt.target.name;
+  auto file_certs = ReadPemCertificates(opt.cert_file);
+  sink.Gauge(kCertFileError, {target}, file_certs.ok() ? 0 : 1);
+  if (!file_certs.ok()) return file_certs.status().message();
+  if (!r.tls_done || r.chain.empty()) return "";
+  const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
+  sink.Gauge(kServedMatches, {target}, same ? 1 : 0);
+  if (same) return "";
+  return "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
+}
+
 Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   // Every target at once: the run takes as long as the slowest target. The
   // probes end a little before the run's deadline, so that a target that
@@ -185,35 +217,9 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     const std::string reason = r.success() ? "" : std::string(probe::ReasonName(r.reason));
     LogChange(t.name, reason, "reason " + reason + ": " + r.detail);
 
-    std::string cert_problem;
-    if (r.tls_done && !r.chain.empty()) {
-      sink.Gauge(kTlsVersion, {t.name, protocol, r.tls_version}, 1);
-      auto store = trust_stores_.Get(opt.ca_file);
-      if (!store.ok()) cert_problem = "cannot verify: " + store.status().message();
-      const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
-      const LeafVerdict leaf =
-          JudgeAndEmitChain(sink, "probe", t.name, r.chain, store.ok() ? store->get() : nullptr, name, now);
-      if (store.ok() && !leaf.verifies) {
-        cert_problem = "served certificate does not verify: " + leaf.verify_error;
-      } else if (leaf.name_mismatch) {
-        cert_problem = "served certificate is not for \"" + name + "\"";
-      }
-    }
+    const std::string cert_problem = EmitServedChain(opt, r, now, sink);
     LogChange(t.name + "/certificate", cert_problem, cert_problem);
-
-    std::string file_problem;
-    if (!opt.cert_file.empty()) {
-      auto file_certs = ReadPemCertificates(opt.cert_file);
-      sink.Gauge(kCertFileError, {t.name}, file_certs.ok() ? 0 : 1);
-      if (!file_certs.ok()) {
-        file_problem = file_certs.status().message();
-      } else if (r.tls_done && !r.chain.empty()) {
-        const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
-        sink.Gauge(kServedMatches, {t.name}, same ? 1 : 0);
-        if (!same)
-          file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
-      }
-    }
+    const std::string file_problem = EmitCertFile(opt, r, sink);
     LogChange(t.name + "/cert_file", file_problem, file_problem);
   }
   return Status::Ok();
