@@ -137,10 +137,11 @@ Status ImapSession::Login(const std::string& user, const std::string& password) 
 }
 
 Result<uint32_t> ImapSession::Select(const std::string& mailbox) {
-  MS_ASSIGN_OR_RETURN(std::string quoted, Quote(mailbox));
+  auto quoted = Quote(mailbox);
+  if (!quoted.ok()) return Fail(Reason::kProtocol, "SELECT: " + quoted.status().message());
   uint32_t exists = 0;
   bool seen = false;
-  MS_RETURN_IF_ERROR(Command("SELECT " + quoted, "SELECT", [&](const Response& r) {
+  MS_RETURN_IF_ERROR(Command("SELECT " + *quoted, "SELECT", [&](const Response& r) {
     if (!text::EqualsNoCase(r.line.rest, "EXISTS")) return;
     std::vector<uint32_t> n;
     if (ParseNumbers(r.line.status, &n) && n.size() == 1) {

@@ -50,8 +50,8 @@ class ImapSession : public Session {
   // UID SEARCH `criteria` (sent as given): the UIDs found.
   Result<std::vector<uint32_t>> UidSearch(const std::string& criteria);
   // UID FETCH `uid` (`item`), e.g. item "BODY.PEEK[HEADER]": the first
-  // literal of that message's FETCH data; NotFound-style kProtocol error
-  // when the server sent none.
+  // literal of that message's FETCH data; a kProtocol error when the server
+  // sent none.
   Result<std::string> UidFetch(uint32_t uid, const std::string& item);
   // UID STORE `uid` `change`, e.g. change "+FLAGS.SILENT (\Deleted)".
   Status UidStore(uint32_t uid, const std::string& change);

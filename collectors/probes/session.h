@@ -47,7 +47,9 @@ class Session {
   Status Handshake(const std::string& server_name, std::string_view step);
 
   // Records a failure of the dialog (also the caller's own verdicts, e.g. a
-  // capability that must not be offered) and returns it as a Status.
+  // capability that must not be offered) and returns it as a Status with
+  // message `detail` (code: timeout DeadlineExceeded, rejected
+  // PermissionDenied, protocol InvalidArgument, others Unavailable).
   Status Fail(Reason reason, std::string detail);
 
  protected:
