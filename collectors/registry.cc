@@ -1,11 +1,11 @@
 #include "collectors/registry.h"
 
-#include "collectors/certificates_collector.h"
 #include "collectors/dns_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
-#include "collectors/probes_collector.h"
+#include "collectors/probes/probes_collector.h"
 #include "collectors/services_collector.h"
+#include "collectors/tls/certificates_collector.h"
 
 namespace mailstack {
 namespace {

@@ -53,9 +53,7 @@ SSL_CTX* SharedClientContext() {
 Stream::Stream(Fd fd, Deadline deadline, const std::atomic<bool>* stop)
     : fd_(std::move(fd)), deadline_(deadline), stop_(stop) {}
 
-Stream::~Stream() {
-  if (ssl_ != nullptr) SSL_free(ssl_);  // no close_notify: the socket closes anyway
-}
+// No close_notify when the stream ends (ssl_ is just freed): the socket closes anyway.
 
 Status Stream::Wait(short events, const char* what) {
   pollfd p{fd_.get(), events, 0};
@@ -73,7 +71,7 @@ Status Stream::Wait(short events, const char* what) {
 }
 
 Status Stream::TlsError(const char* what, int ret) {
-  int err = SSL_get_error(ssl_, ret);
+  int err = SSL_get_error(ssl_.get(), ret);
   if (err == SSL_ERROR_ZERO_RETURN) return Status::Unavailable(std::string(what) + ": peer closed the TLS session");
   if (err == SSL_ERROR_SYSCALL) {
     int e = errno;
@@ -97,12 +95,12 @@ Status Stream::Fill() {
   while (true) {
     if (ssl_ != nullptr) {
       ERR_clear_error();
-      int n = SSL_read(ssl_, tmp, sizeof tmp);
+      int n = SSL_read(ssl_.get(), tmp, sizeof tmp);
       if (n > 0) {
         buf_.append(tmp, static_cast<size_t>(n));
         return Status::Ok();
       }
-      int err = SSL_get_error(ssl_, n);
+      int err = SSL_get_error(ssl_.get(), n);
       if (err == SSL_ERROR_WANT_READ) {
         if (Status s = Wait(POLLIN, "read"); !s.ok()) return s;
         continue;
@@ -161,12 +159,12 @@ Status Stream::Write(std::string_view data) {
   while (!data.empty()) {
     if (ssl_ != nullptr) {
       ERR_clear_error();
-      int n = SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
+      int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
       if (n > 0) {
         data.remove_prefix(static_cast<size_t>(n));
         continue;
       }
-      int err = SSL_get_error(ssl_, n);
+      int err = SSL_get_error(ssl_.get(), n);
       if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
         if (Status s = Wait(err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, "write"); !s.ok()) return s;
         continue;
@@ -195,17 +193,17 @@ Status Stream::StartTls(const std::string& server_name) {
     // No byte count: it is what one read happened to return.
     return Status::IOError("TLS: the server sent data before the handshake (possible STARTTLS injection)");
   }
-  ssl_ = SSL_new(SharedClientContext());
+  ssl_.reset(SSL_new(SharedClientContext()));
   if (ssl_ == nullptr) return Status::Internal("TLS: SSL_new: " + OpenSslReason());
-  SSL_set_fd(ssl_, fd_.get());
-  if (!server_name.empty() && !IsIpLiteral(server_name)) SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+  SSL_set_fd(ssl_.get(), fd_.get());
+  if (!server_name.empty() && !IsIpLiteral(server_name)) SSL_set_tlsext_host_name(ssl_.get(), server_name.c_str());
   buf_.clear();
   pos_ = 0;
   while (true) {
     ERR_clear_error();
-    int r = SSL_connect(ssl_);
+    int r = SSL_connect(ssl_.get());
     if (r == 1) return Status::Ok();
-    int err = SSL_get_error(ssl_, r);
+    int err = SSL_get_error(ssl_.get(), r);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       if (Status s = Wait(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, "TLS handshake"); !s.ok()) return s;
       continue;
@@ -214,20 +212,20 @@ Status Stream::StartTls(const std::string& server_name) {
   }
 }
 
-std::string Stream::TlsVersion() const { return ssl_ != nullptr ? SSL_get_version(ssl_) : ""; }
+std::string Stream::TlsVersion() const { return ssl_ != nullptr ? SSL_get_version(ssl_.get()) : ""; }
 
 std::vector<X509Ptr> Stream::PeerChain() const {
   std::vector<X509Ptr> out;
   if (ssl_ == nullptr) return out;
   // On the client side the sent chain includes the leaf.
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_.get());
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     X509* c = sk_X509_value(chain, i);
     X509_up_ref(c);
     out.emplace_back(c);
   }
   if (out.empty()) {
-    if (X509* leaf = SSL_get1_peer_certificate(ssl_)) out.emplace_back(leaf);
+    if (X509* leaf = SSL_get1_peer_certificate(ssl_.get())) out.emplace_back(leaf);
   }
   return out;
 }

@@ -11,9 +11,6 @@
 // socket and TLS failures (with the OpenSSL reason).
 #pragma once
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <atomic>
 #include <memory>
 #include <string>
@@ -23,13 +20,9 @@
 #include "collectors/core/deadline.h"
 #include "collectors/core/status.h"
 #include "collectors/net/socket.h"
+#include "collectors/tls/openssl.h"
 
 namespace mailstack::net {
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 // One SSL_CTX for every probe: TLS client, no verification during the
 // handshake (certificates are judged afterwards, so a bad one is still seen).
@@ -40,7 +33,6 @@ class Stream {
  public:
   // `stop` may be null.
   Stream(Fd fd, Deadline deadline, const std::atomic<bool>* stop = nullptr);
-  ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -77,7 +69,7 @@ class Stream {
   Fd fd_;
   Deadline deadline_;
   const std::atomic<bool>* stop_;
-  SSL* ssl_ = nullptr;
+  SslPtr ssl_;
   std::string buf_;
   size_t pos_ = 0;
 };

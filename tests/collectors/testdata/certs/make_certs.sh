@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the certificate fixtures of tests/collectors/certificates_collector_test.cc:
+# Regenerates the certificate fixtures of tests/collectors/tls/certificates_collector_test.cc:
 # root CA -> intermediate -> leaf (valid until 2099), an expired leaf (2001), a self-signed cert, and a
 # bundle (leaf + intermediate) as Let's Encrypt's fullchain.pem is. Dates are fixed so the tests can
 # assert exact timestamps. EC P-256 keys keep the files small.

@@ -1,4 +1,4 @@
-#include "collectors/certificates_collector.h"
+#include "collectors/tls/certificates_collector.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 namespace mailstack {
 namespace {
 
-// Fixtures made by testdata/certs/make_certs.sh (fixed dates):
+// Fixtures made by tests/collectors/testdata/certs/make_certs.sh (fixed dates):
 // root -> intermediate -> leaf (2024-01-02T03:04:05Z .. 2099-06-05T04:03:02Z), expired (2000..2001).
 const std::string kDir = std::string(MAILSTACK_SOURCE_DIR) + "/tests/collectors/testdata/certs/";
 

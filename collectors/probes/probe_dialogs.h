@@ -1,8 +1,9 @@
-// Client dialogs of the protocol probes: real state machines for SMTP,
-// submission, LMTP, IMAP, POP3, ManageSieve, milter option negotiation and
-// plain TCP, each with optional STARTTLS or implicit TLS. One probe = one
-// connection, bounded by the deadline; the outcome is data (success or one
-// bounded failure reason with a human-readable detail), never an exception.
+// Client dialogs of the protocol probes: SMTP, submission, LMTP, IMAP, POP3,
+// ManageSieve, milter option negotiation and plain TCP, each with optional
+// STARTTLS or implicit TLS, spoken by the sessions of collectors/probes/
+// (SmtpSession, ImapSession, ...). One probe = one connection, bounded by the
+// deadline; the outcome is data (success or one bounded failure reason with a
+// human-readable detail), never an exception.
 #pragma once
 
 #include <atomic>
@@ -12,19 +13,14 @@
 
 #include "collectors/core/deadline.h"
 #include "collectors/net/stream.h"
+#include "collectors/probes/session.h"
 
 namespace mailstack::probe {
 
 enum class Protocol { kSmtp, kSubmission, kLmtp, kImap, kPop3, kSieve, kMilter, kTcp };
 enum class Tls { kNone, kStartTls, kImplicit };
-// Why a probe failed. kNone: it succeeded.
-enum class Reason { kNone, kResolve, kConnect, kTimeout, kTls, kProtocol, kRejected };
-
 std::string_view ProtocolName(Protocol p);
 std::string_view TlsName(Tls t);
-std::string_view ReasonName(Reason r);
-// Every reason label value but kNone, in a fixed order.
-const std::vector<std::string_view>& ReasonNames();
 
 struct Target {
   std::string name;
@@ -43,7 +39,7 @@ struct Result {
   // Filled once a TLS handshake completed (also when the dialog failed later).
   bool tls_done = false;
   std::string tls_version;
-  std::vector<net::X509Ptr> chain;  // as served, leaf first
+  std::vector<X509Ptr> chain;  // as served, leaf first
 
   bool success() const { return reason == Reason::kNone; }
 };

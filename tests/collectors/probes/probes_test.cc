@@ -3,7 +3,7 @@
 // hostile peer (silent, dripping, flooding, garbage, closing mid-handshake,
 // plaintext on a TLS port, STARTTLS injection) ending by its deadline.
 // The real daemons are in tests/integration/test_probes.py.
-#include "collectors/probes_collector.h"
+#include "collectors/probes/probes_collector.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -31,6 +31,7 @@
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
 #include "tests/support/samples.h"
+#include "tests/support/tls_peer.h"
 
 namespace mailstack {
 namespace {
@@ -41,6 +42,9 @@ using probe::Protocol;
 using probe::Reason;
 using probe::Tls;
 using testing::FakeServer;
+using testing::Peer;
+using testing::Pki;
+using testing::TestPki;
 using Clock = std::chrono::steady_clock;
 
 // OpenSSL writes with plain write(2): a peer that resets must not kill the
@@ -49,109 +53,6 @@ const bool kSigpipeIgnored = [] {
   std::signal(SIGPIPE, SIG_IGN);
   return true;
 }();
-
-// ---- a throwaway certificate and a TLS server side for the fake peers
-struct TestPki {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  SSL_CTX* ctx = nullptr;
-  std::string pem;  // the certificate, PEM
-
-  TestPki() {
-    key = EVP_EC_gen("P-256");
-    cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 4242);
-    time_t now = time(nullptr);  // one clock read: notAfter - notBefore is exactly 90000 s
-    X509_time_adj(X509_getm_notBefore(cert), -3600, &now);
-    X509_time_adj(X509_getm_notAfter(cert), 86400, &now);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mail.test"), -1, -1,
-                               0);
-    X509_set_issuer_name(cert, name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, "DNS:mail.test");
-    X509_add_ext(cert, san, -1);
-    X509_EXTENSION_free(san);
-    X509_sign(cert, key, EVP_sha256());
-    ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate(ctx, cert);
-    SSL_CTX_use_PrivateKey(ctx, key);
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(bio, cert);
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio, &data);
-    pem.assign(data, static_cast<size_t>(len));
-    BIO_free(bio);
-  }
-  ~TestPki() {
-    SSL_CTX_free(ctx);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-};
-
-TestPki& Pki() {
-  static TestPki* pki = new TestPki();
-  return *pki;
-}
-
-// The server's side of one connection: plain or TLS, line-oriented, with a
-// record of every line the client sent.
-class Peer {
- public:
-  explicit Peer(int fd) : fd_(fd) {
-    timeval tv{3, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~Peer() {
-    if (ssl_) SSL_free(ssl_);
-  }
-  bool Send(const std::string& s) {
-    if (ssl_) return SSL_write(ssl_, s.data(), static_cast<int>(s.size())) == static_cast<int>(s.size());
-    return FakeServer::WriteAll(fd_, s);
-  }
-  // One line without CR LF; "" on EOF or error.
-  std::string Line() {
-    std::string line;
-    char c;
-    while (true) {
-      int n = ssl_ ? SSL_read(ssl_, &c, 1) : static_cast<int>(::recv(fd_, &c, 1, 0));
-      if (n <= 0) return line;
-      if (c == '\n') break;
-      line += c;
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return line;
-  }
-  std::string Bytes(size_t n) {
-    std::string out(n, '\0');
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-      if (r <= 0) return out.substr(0, got);
-      got += static_cast<size_t>(r);
-    }
-    return out;
-  }
-  bool Accept(std::string* sni = nullptr) {
-    ssl_ = SSL_new(Pki().ctx);
-    SSL_set_fd(ssl_, fd_);
-    bool ok = SSL_accept(ssl_) == 1;
-    if (ok && sni) {
-      const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
-      *sni = name ? name : "";
-    }
-    ERR_clear_error();
-    return ok;
-  }
-
- private:
-  int fd_;
-  SSL* ssl_ = nullptr;
-};
 
 // Lines the fake server received, across connections.
 struct Transcript {
@@ -230,7 +131,7 @@ TEST(ProbeDialogTest, SmtpStartTlsWithPostscreenGreeting) {
   EXPECT_TRUE(r.tls_done);
   EXPECT_EQ(r.tls_version, "TLSv1.3");
   ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(X509_cmp(r.chain[0].get(), Pki().cert), 0);
+  EXPECT_EQ(X509_cmp(r.chain[0].get(), Pki().cert.get()), 0);
   EXPECT_EQ(tr.Get(), (std::vector<std::string>{"EHLO probe.test", "STARTTLS", "EHLO probe.test", "QUIT"}));
   EXPECT_EQ(tr.sni, "mail.test");
   EXPECT_GE(r.duration_seconds, 0.2);  // waited for the last greeting line
@@ -458,7 +359,7 @@ TEST(ProbeDialogTest, ImapStartTls) {
   auto r = Probe(MakeTarget(Protocol::kImap, server.address(), Tls::kStartTls));
   EXPECT_TRUE(r.success()) << r.detail;
   EXPECT_TRUE(r.tls_done);
-  EXPECT_EQ(tr.Get(), (std::vector<std::string>{"m1 CAPABILITY", "m2 STARTTLS", "m3 CAPABILITY", "m9 LOGOUT"}));
+  EXPECT_EQ(tr.Get(), (std::vector<std::string>{"m1 CAPABILITY", "m2 STARTTLS", "m3 CAPABILITY", "m4 LOGOUT"}));
 }
 
 TEST(ProbeDialogTest, ImapByeAndBadAreRejected) {

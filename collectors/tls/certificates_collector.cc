@@ -1,14 +1,10 @@
-#include "collectors/certificates_collector.h"
+#include "collectors/tls/certificates_collector.h"
 
 #include <glob.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
-#include <chrono>
-#include <ctime>
 
 #include "collectors/core/logging.h"
-#include "collectors/tls_metrics.h"
+#include "collectors/tls/certificate_metrics.h"
+#include "collectors/tls/pem.h"
 
 namespace mailstack {
 namespace {
@@ -72,14 +68,7 @@ Status CertificatesCollector::Collect(const CollectContext& ctx, MetricSink& sin
     problems_.Report(path, "");
     sink.Gauge(kFileError, {name}, 0);
     // The other certificates of the bundle are the untrusted intermediates.
-    STACK_OF(X509)* untrusted = sk_X509_new_null();
-    for (const auto& c : *certs) sk_X509_push(untrusted, c.get());
-    for (size_t i = 0; i < certs->size(); ++i) {
-      X509* c = (*certs)[i].get();
-      const bool valid = VerifyChain(store->get(), c, untrusted, nullptr);
-      EmitCertificate(sink, "file", name, std::to_string(i), c, valid, now);
-    }
-    sk_X509_free(untrusted);  // the certificates are owned by `certs`
+    (void)JudgeAndEmitChain(sink, "file", name, *certs, store->get(), "", now);
   }
   return Status::Ok();
 }

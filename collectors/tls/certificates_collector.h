@@ -11,7 +11,7 @@
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
 #include "collectors/core/logging.h"
-#include "collectors/tls_metrics.h"
+#include "collectors/tls/verify.h"
 
 namespace mailstack {
 

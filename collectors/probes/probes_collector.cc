@@ -1,4 +1,4 @@
-#include "collectors/probes_collector.h"
+#include "collectors/probes/probes_collector.h"
 
 #include <unistd.h>
 
@@ -10,6 +10,8 @@
 #include "collectors/core/worker_pool.h"
 #include "collectors/net/resolve.h"
 #include "collectors/net/socket.h"
+#include "collectors/tls/certificate_metrics.h"
+#include "collectors/tls/pem.h"
 
 namespace mailstack {
 namespace {
@@ -156,6 +158,38 @@ void ProbesCollector::LogChange(const std::string& key, const std::string& kind,
   problems_.Report(key, kind, message);
 }
 
+std::string ProbesCollector::EmitServedChain(const TargetOptions& opt, const probe::Result& r, int64_t now,
+                                             MetricSink& sink) {
+  if (!r.tls_done || r.chain.empty()) return "";
+  const auto& t = opt.target;
+  sink.Gauge(kTlsVersion, {t.name, probe::ProtocolName(t.protocol), r.tls_version}, 1);
+  std::string problem;
+  auto store = trust_stores_.Get(opt.ca_file);
+  if (!store.ok()) problem = "cannot verify: " + store.status().message();
+  const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
+  const LeafVerdict leaf =
+      JudgeAndEmitChain(sink, "probe", t.name, r.chain, store.ok() ? store->get() : nullptr, name, now);
+  if (store.ok() && !leaf.verifies) {
+    problem = "served certificate does not verify: " + leaf.verify_error;
+  } else if (leaf.name_mismatch) {
+    problem = "served certificate is not for \"" + name + "\"";
+  }
+  return problem;
+}
+
+std::string ProbesCollector::EmitCertFile(const TargetOptions& opt, const probe::Result& r, MetricSink& sink) {
+  if (opt.cert_file.empty()) return "";
+  const std::string& target = opt.target.name;
+  auto file_certs = ReadPemCertificates(opt.cert_file);
+  sink.Gauge(kCertFileError, {target}, file_certs.ok() ? 0 : 1);
+  if (!file_certs.ok()) return file_certs.status().message();
+  if (!r.tls_done || r.chain.empty()) return "";
+  const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
+  sink.Gauge(kServedMatches, {target}, same ? 1 : 0);
+  if (same) return "";
+  return "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
+}
+
 Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
   // Every target at once: the run takes as long as the slowest target. The
   // probes end a little before the run's deadline, so that a target that
@@ -183,45 +217,9 @@ Status ProbesCollector::Collect(const CollectContext& ctx, MetricSink& sink) {
     const std::string reason = r.success() ? "" : std::string(probe::ReasonName(r.reason));
     LogChange(t.name, reason, "reason " + reason + ": " + r.detail);
 
-    std::string cert_problem;
-    if (r.tls_done && !r.chain.empty()) {
-      sink.Gauge(kTlsVersion, {t.name, protocol, r.tls_version}, 1);
-      auto store = trust_stores_.Get(opt.ca_file);
-      if (!store.ok()) cert_problem = "cannot verify: " + store.status().message();
-      STACK_OF(X509)* untrusted = sk_X509_new_null();
-      for (const auto& c : r.chain) sk_X509_push(untrusted, c.get());
-      const std::string name = t.server_name.empty() ? probe::HostOf(t.address) : t.server_name;
-      for (size_t k = 0; k < r.chain.size(); ++k) {
-        X509* c = r.chain[k].get();
-        std::string error;
-        bool valid = store.ok() && VerifyChain(store->get(), c, untrusted, &error);
-        if (k == 0 && store.ok()) {
-          if (!valid) {
-            cert_problem = "served certificate does not verify: " + error;
-          } else if (!name.empty() && !CertificateMatchesName(c, name)) {
-            valid = false;
-            cert_problem = "served certificate is not for \"" + name + "\"";
-          }
-        }
-        EmitCertificate(sink, "probe", t.name, std::to_string(k), c, valid, now);
-      }
-      sk_X509_free(untrusted);
-    }
+    const std::string cert_problem = EmitServedChain(opt, r, now, sink);
     LogChange(t.name + "/certificate", cert_problem, cert_problem);
-
-    std::string file_problem;
-    if (!opt.cert_file.empty()) {
-      auto file_certs = ReadPemCertificates(opt.cert_file);
-      sink.Gauge(kCertFileError, {t.name}, file_certs.ok() ? 0 : 1);
-      if (!file_certs.ok()) {
-        file_problem = file_certs.status().message();
-      } else if (r.tls_done && !r.chain.empty()) {
-        const bool same = CertificateSha256(r.chain[0].get()) == CertificateSha256(file_certs->front().get());
-        sink.Gauge(kServedMatches, {t.name}, same ? 1 : 0);
-        if (!same)
-          file_problem = "the served certificate is not the one in " + opt.cert_file + " (daemon not reloaded?)";
-      }
-    }
+    const std::string file_problem = EmitCertFile(opt, r, sink);
     LogChange(t.name + "/cert_file", file_problem, file_problem);
   }
   return Status::Ok();

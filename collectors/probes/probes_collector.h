@@ -12,8 +12,8 @@
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
 #include "collectors/core/logging.h"
-#include "collectors/probe_dialogs.h"
-#include "collectors/tls_metrics.h"
+#include "collectors/probes/probe_dialogs.h"
+#include "collectors/tls/verify.h"
 
 namespace mailstack {
 
@@ -42,6 +42,11 @@ class ProbesCollector final : public Collector {
   // Logs `message` when `key`'s problem kind changes (see ProblemMemo), and
   // the problem's end once.
   void LogChange(const std::string& key, const std::string& kind, const std::string& message);
+  // The TLS version and the served chain of a target whose handshake
+  // completed; returns the certificate problem to log ("" for none).
+  std::string EmitServedChain(const TargetOptions& opt, const probe::Result& r, int64_t now, MetricSink& sink);
+  // The cert_file comparison, if the target has one; returns its problem.
+  static std::string EmitCertFile(const TargetOptions& opt, const probe::Result& r, MetricSink& sink);
 
   Options options_;
   TrustStores trust_stores_;
