@@ -1,7 +1,7 @@
 #include "collectors/registry.h"
 
 #include "collectors/certificates_collector.h"
-#include "collectors/dns_collector.h"
+#include "collectors/dns/dns_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
 #include "collectors/probes_collector.h"

@@ -116,6 +116,9 @@ class UniqueKeys {
  public:
   explicit UniqueKeys(std::string what) : what_(std::move(what)) {}
   Status Add(const ConfigNode& at, const std::string& key);
+  // The same for a key compared in a canonical form (lower case) whose
+  // message shows `shown`, the spelling the user wrote.
+  Status Add(const ConfigNode& at, const std::string& key, std::string_view shown);
 
  private:
   std::string what_;

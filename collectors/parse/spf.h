@@ -1,5 +1,5 @@
 // SPF record parser (RFC 7208 section 4.6, 5, 6, 7 syntax). Pure: no DNS.
-// The evaluator (collectors/dns_collector.cc) walks the parsed terms and does
+// The evaluator (collectors/dns/spf_evaluator.cc) walks the parsed terms and does
 // the lookups. Input is untrusted; every error names the offending term.
 #pragma once
 

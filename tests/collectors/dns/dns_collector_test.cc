@@ -2,7 +2,7 @@
 // refusing). The record checks themselves are proven against a real nsd in
 // tests/integration/test_dns.py; the record parsers have table tests in
 // tests/parse/.
-#include "collectors/dns_collector.h"
+#include "collectors/dns/dns_collector.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <fstream>
 #include <thread>
 
+#include "collectors/dns/dkim_keys.h"
 #include "collectors/net/dns_client.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
@@ -53,6 +54,11 @@ TEST(DnsCollectorTest, OptionErrors) {
        "t.yml:3:17: dnsbl.zones[0]: must be a DNS zone (got \"zen spamhaus\")"},
       {"domains:\n  - {domain: example.com, dkim: [{selector: mail}, {selector: MAIL}]}",
        "t.yml:2:63: domains[0].dkim[1].selector: duplicate selector \"MAIL\""},
+      {"domains:\n  - {domain: example.com, ips: ['2001:db8::1', '2001:DB8:0::1']}",
+       "t.yml:2:48: domains[0].ips[1]: duplicate ip \"2001:db8::1\""},
+      {"domains:\n  - {domain: example.com}\ndnsbl: {zones: [bl.test, BL.test.]}",
+       "t.yml:3:26: dnsbl.zones[1]: duplicate zone \"bl.test\""},
+      {"domains:\n  - {domain: example.com}\ndnsbl: {}", "t.yml:3:8: dnsbl.zones: missing required key"},
       {"domains:\n  - {domain: example.com, spf: yes}",
        "t.yml:2:27: domains[0].spf: unknown key (allowed: domain, mail_host, ips, dkim)"},
   });
