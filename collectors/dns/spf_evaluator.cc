@@ -1,5 +1,6 @@
 #include "collectors/dns/spf_evaluator.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -381,7 +382,16 @@ std::string_view SpfResultName(SpfResult r) {
   return "?";
 }
 
+// RFC 7208 5: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4
+// address a.b.c.d for every mechanism and macro.
+std::vector<uint8_t> Unmapped(std::vector<uint8_t> ip) {
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (ip.size() == 16 && std::equal(kMapped, kMapped + 12, ip.begin())) ip.erase(ip.begin(), ip.begin() + 12);
+  return ip;
+}
+
 void EvaluateSpf(DnsQuerier& dns, SpfCheck check, std::function<void(const SpfVerdict&)> done) {
+  check.ip = Unmapped(std::move(check.ip));
   auto ev = std::make_shared<Eval>(Eval{dns, std::move(check), std::move(done), {}});
   const std::string domain = ev->check.domain;
   CheckHost(

@@ -23,10 +23,9 @@ inline constexpr int kMaxSpfVoids = 2;
 // The arguments of check_host(<ip>, <domain>, <sender>) and the HELO name
 // for the %{h} macro.
 struct SpfCheck {
-  // 4 or 16 bytes. Empty: count mode, for the worst case a receiver meets:
-  // only "all" matches, so every term of the tree is visited (ptr and
-  // exists with macros are counted, not looked up: their names depend on
-  // the IP).
+  // 4 or 16 bytes (an IPv4-mapped IPv6 address is taken as IPv4). Empty: count mode, for the worst case a receiver
+  // meets: only "all" matches, so every term of the tree is visited (ptr and exists with macros are counted, not looked
+  // up: their names depend on the IP).
   std::vector<uint8_t> ip;
   std::string domain;
   std::string sender;  // local-part@domain ("postmaster@<domain>" for our own domains)

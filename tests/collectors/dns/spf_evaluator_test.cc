@@ -128,6 +128,7 @@ TEST(SpfEvaluatorTest, Ip4AndIp6Networks) {
   EXPECT_EQ(Evaluate(z, "v6.test", "127.0.0.3").result, SpfResult::kPass);
   EXPECT_EQ(Evaluate(z, "v6.test", "2001:db8::25").result, SpfResult::kPass);
   EXPECT_EQ(Evaluate(z, "v6.test", "2001:db8:1::25").result, SpfResult::kFail);
+  EXPECT_EQ(Evaluate(z, "v6.test", "::ffff:127.0.0.3").result, SpfResult::kPass);  // IPv4-mapped: IPv4 (RFC 7208 5)
   SpfVerdict count = Evaluate(z, "v6.test", "");
   EXPECT_EQ(count.result, SpfResult::kFail);
   EXPECT_EQ(count.lookups, 0);

@@ -41,12 +41,6 @@ const std::map<std::string, std::string> kSkipped = {};
 // Cases run whose result differs from the suite's, and why. The test fails
 // if one of them passes (then take it off this list).
 const std::map<std::string, std::string> kKnownFailures = {
-    {"a-cidr6-0-ip4mapped", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
-    {"a-colon-domain-ip4mapped", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
-    {"mx-cidr6-0-ip4mapped", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
-    {"mx-colon-domain-ip4mapped", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
-    {"ip4-mapped-ip6", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
-    {"cidr6-ip4", "an IPv4-mapped IPv6 <ip> is not treated as IPv4 (RFC 7208 5/9/2)"},
     {"macro-mania-in-domain", "a name from macros that is not LDH (%%, %_, %-) is a permerror, not looked up"},
     {"invalid-hello-macro", "a name from macros that is not LDH (a bad HELO) is a permerror, not looked up"},
     {"hello-domain-literal", "a name from macros that is not LDH (a HELO literal) is a permerror, not looked up"},
