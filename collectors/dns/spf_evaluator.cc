@@ -5,7 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include "collectors/net/resolve.h"
 #include "collectors/parse/spf.h"
 
 namespace mailstack::dns {
@@ -71,6 +70,25 @@ bool CountVoid(Eval& ev, const spf::Term& t) {
   return false;
 }
 
+// Whether a name from macro expansion can be sent as a DNS query: no empty
+// label, labels of at most 63 bytes (ExpandMacros already kept it within 253).
+// Any bytes otherwise: RFC 7208 does not check the expansion's syntax, so a
+// HELO of "JUMPIN' JUPITER" or "[192.0.2.1]" in %{h} is looked up (and does
+// not exist), not a permerror.
+bool IsQueryableName(const std::string& name) {
+  if (name.empty()) return false;
+  size_t label = 0;
+  for (char c : name) {
+    if (c != '.') {
+      if (++label > 63) return false;
+      continue;
+    }
+    if (label == 0) return false;
+    label = 0;
+  }
+  return true;
+}
+
 // The domain a term names: its domain-spec (macros expanded), or the
 // current domain when it has none. Null on permerror (noted).
 std::optional<std::string> Target(Eval& ev, const spf::Term& t, const std::string& domain) {
@@ -87,7 +105,7 @@ std::optional<std::string> Target(Eval& ev, const spf::Term& t, const std::strin
     return std::nullopt;
   }
   std::string name = CanonicalName(*out);
-  if (!net::IsHostName(name)) {
+  if (!IsQueryableName(name)) {
     SetError(ev, "\"" + t.text + "\" expands to \"" + name + "\", not a domain name");
     return std::nullopt;
   }

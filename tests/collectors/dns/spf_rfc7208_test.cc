@@ -41,9 +41,6 @@ const std::map<std::string, std::string> kSkipped = {};
 // Cases run whose result differs from the suite's, and why. The test fails
 // if one of them passes (then take it off this list).
 const std::map<std::string, std::string> kKnownFailures = {
-    {"macro-mania-in-domain", "a name from macros that is not LDH (%%, %_, %-) is a permerror, not looked up"},
-    {"invalid-hello-macro", "a name from macros that is not LDH (a bad HELO) is a permerror, not looked up"},
-    {"hello-domain-literal", "a name from macros that is not LDH (a HELO literal) is a permerror, not looked up"},
     {"p-macro-multiple",
      "%{p} expands to \"unknown\": the evaluator does not validate the PTR names for it "
      "(RFC 7208 7.3 says it SHOULD NOT be used)"},
