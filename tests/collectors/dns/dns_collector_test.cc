@@ -16,6 +16,7 @@
 #include <fstream>
 #include <thread>
 
+#include "collectors/core/logging.h"
 #include "collectors/dns/dkim_keys.h"
 #include "collectors/net/dns_client.h"
 #include "tests/support/fake_server.h"
@@ -176,6 +177,27 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
       EXPECT_TRUE(f.metric.empty()) << f.name;  // nothing is claimed present or missing
     }
   }
+}
+
+// A domain's problems are logged once (ProblemMemo): the same unanswered
+// lookups in the next run log nothing.
+TEST(DnsCollectorTest, ProblemsAreLoggedOnce) {
+  testing::SilentUdpServer silent;
+  DnsCollector c(OneDomain(silent.address()));
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](std::string_view l) { lines.emplace_back(l); });
+  std::atomic<bool> stop{false};
+  for (int run = 0; run < 2; ++run) {
+    CollectContext ctx{Deadline::After(500ms), &stop};
+    MetricSink sink(c.Describe());
+    (void)c.Collect(ctx, sink);
+  }
+  SetLogSinkForTest(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("level=warn"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("msg=\"DNS check problem\" domain=example.test err=\"lookup failed: "), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("caller=dns/dns_collector.cc:"), std::string::npos) << lines[0];
 }
 
 TEST(DnsCollectorTest, StopEndsTheRun) {
