@@ -2,14 +2,23 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <memory>
+
+#include "collectors/parse/dkim_record.h"
 #include "collectors/tls_metrics.h"
 
 namespace mailstack {
 namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 std::string PublicDer(EVP_PKEY* k) {
   unsigned char* der = nullptr;
@@ -19,8 +28,31 @@ std::string PublicDer(EVP_PKEY* k) {
   return out;
 }
 
+// The key published in p= (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey for
+// rsa, the raw 32 bytes for ed25519); null if it is not a usable key.
+PkeyPtr DecodeDnsKey(const dkim::KeyRecord& rec) {
+  auto der = dkim::Base64Decode(rec.public_key_b64);
+  if (!der.ok() || der->empty()) return nullptr;
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  if (rec.key_type == "ed25519") {
+    if (der->size() != 32) return nullptr;
+    return PkeyPtr(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, p, 32));
+  }
+  EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size()));
+  if (k == nullptr) {
+    p = reinterpret_cast<const unsigned char*>(der->data());
+    k = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der->size()));
+  }
+  ERR_clear_error();
+  if (k != nullptr && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
+    EVP_PKEY_free(k);
+    return nullptr;
+  }
+  return PkeyPtr(k);
+}
+
 // A PEM private key, else a PEM public key; null if neither.
-dns::PkeyPtr ReadPemKey(const std::string& text) {
+PkeyPtr ReadPemKey(const std::string& text) {
   BIO* mem = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
   EVP_PKEY* k = PEM_read_bio_PrivateKey(mem, nullptr, NoPassphrase, nullptr);  // encrypted: no prompt, an error
   if (k == nullptr) {
@@ -30,7 +62,7 @@ dns::PkeyPtr ReadPemKey(const std::string& text) {
   }
   BIO_free(mem);
   ERR_clear_error();
-  return dns::PkeyPtr(k);
+  return PkeyPtr(k);
 }
 
 // opendkim-genkey's <selector>.txt: the record in zone-file syntax; the key
@@ -54,27 +86,6 @@ std::string ZoneFileStrings(const std::string& text) {
 }  // namespace
 
 namespace dns {
-
-PkeyPtr DecodeDnsKey(const dkim::KeyRecord& rec) {
-  auto der = dkim::Base64Decode(rec.public_key_b64);
-  if (!der.ok() || der->empty()) return nullptr;
-  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  if (rec.key_type == "ed25519") {
-    if (der->size() != 32) return nullptr;
-    return PkeyPtr(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, p, 32));
-  }
-  EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size()));
-  if (k == nullptr) {
-    p = reinterpret_cast<const unsigned char*>(der->data());
-    k = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der->size()));
-  }
-  ERR_clear_error();
-  if (k != nullptr && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
-    EVP_PKEY_free(k);
-    return nullptr;
-  }
-  return PkeyPtr(k);
-}
 
 DkimKeyCheck CheckDkimKey(const std::vector<std::string>& txt, const std::string& where, const std::string& key_file) {
   DkimKeyCheck c;
@@ -118,13 +129,13 @@ Result<std::string> DkimPublicKeyFromFile(const std::string& path) {
   }
   ERR_clear_error();
   if (text.find("-----BEGIN") != std::string::npos) {
-    dns::PkeyPtr key = ReadPemKey(text);
+    PkeyPtr key = ReadPemKey(text);
     if (!key) return Status::InvalidArgument(path + ": no readable PEM private or public key");
     return PublicDer(key.get());
   }
   auto rec = dkim::Parse(ZoneFileStrings(text));
   if (!rec.ok()) return Status::InvalidArgument(path + ": not a PEM key nor a DKIM record: " + rec.status().message());
-  dns::PkeyPtr key = dns::DecodeDnsKey(*rec);
+  PkeyPtr key = DecodeDnsKey(*rec);
   if (!key) return Status::InvalidArgument(path + ": the record's p= is not a usable key");
   return PublicDer(key.get());
 }

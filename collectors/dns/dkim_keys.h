@@ -3,14 +3,10 @@
 // configured key_file.
 #pragma once
 
-#include <openssl/evp.h>
-
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "collectors/core/status.h"
-#include "collectors/parse/dkim_record.h"
 
 namespace mailstack {
 
@@ -22,15 +18,6 @@ namespace mailstack {
 Result<std::string> DkimPublicKeyFromFile(const std::string& path);
 
 namespace dns {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-// The key published in p= (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey for
-// rsa, the raw 32 bytes for ed25519); null if it is not a usable key.
-PkeyPtr DecodeDnsKey(const dkim::KeyRecord& rec);
 
 // What one selector's TXT answer says.
 struct DkimKeyCheck {
