@@ -21,6 +21,10 @@ struct Eval {
   SpfCheck check;
   std::function<void(const SpfVerdict&)> done;
   SpfVerdict verdict;
+  // %{p} (RFC 7208 7.3): the PTR names of the IP that resolve back to it,
+  // looked up once, when a term first needs them.
+  bool p_resolved = false;
+  std::vector<std::string> p_names;
 
   bool counting() const { return check.ip.empty(); }
   DnsType address_type() const { return check.ip.size() == 16 ? DnsType::kAaaa : DnsType::kA; }
@@ -89,6 +93,36 @@ bool IsQueryableName(const std::string& name) {
   return true;
 }
 
+// `name` is `domain` or a name below it.
+bool InDomain(const std::string& name, const std::string& domain) {
+  if (name == domain) return true;
+  return name.size() > domain.size() && name.compare(name.size() - domain.size(), domain.size(), domain) == 0 &&
+         name[name.size() - domain.size() - 1] == '.';
+}
+
+// The validated domain name for %{p} (RFC 7208 7.3): <domain> itself if it
+// is one of the names, else a name below it, else any; "" ("unknown") if none.
+std::string ValidatedDomain(const Eval& ev, const std::string& domain) {
+  for (const auto& n : ev.p_names) {
+    if (n == domain) return n;
+  }
+  for (const auto& n : ev.p_names) {
+    if (InDomain(n, domain)) return n;
+  }
+  return ev.p_names.empty() ? "" : ev.p_names[0];
+}
+
+// Whether a domain-spec uses the p macro (%{p...}, any case).
+bool UsesP(const spf::Term& t) {
+  const std::string& s = t.domain_spec;
+  for (size_t i = 0; t.has_macros && i + 2 < s.size(); ++i) {
+    if (s[i] != '%') continue;
+    if (s[i + 1] == '{' && (s[i + 2] == 'p' || s[i + 2] == 'P')) return true;
+    ++i;  // %%, %_, %- or another macro: skip the character after '%'
+  }
+  return false;
+}
+
 // The domain a term names: its domain-spec (macros expanded), or the
 // current domain when it has none. Null on permerror (noted).
 std::optional<std::string> Target(Eval& ev, const spf::Term& t, const std::string& domain) {
@@ -99,6 +133,7 @@ std::optional<std::string> Target(Eval& ev, const spf::Term& t, const std::strin
   mc.domain = domain;
   mc.ip = ev.counting() ? std::vector<uint8_t>{192, 0, 2, 0} : ev.check.ip;
   mc.helo = ev.check.helo;
+  mc.validated_domain = ValidatedDomain(ev, domain);
   auto out = spf::ExpandMacros(t.domain_spec, mc);
   if (!out.ok()) {
     SetError(ev, out.status().message());
@@ -237,13 +272,6 @@ Step EvalMx(const FramePtr& f, size_t i) {
   return Step::kTaken;
 }
 
-// `name` is `domain` or a name below it.
-bool InDomain(const std::string& name, const std::string& domain) {
-  if (name == domain) return true;
-  return name.size() > domain.size() && name.compare(name.size() - domain.size(), domain.size(), domain) == 0 &&
-         name[name.size() - domain.size() - 1] == '.';
-}
-
 // RFC 7208 5.5: a PTR name counts if it is in the target domain and
 // resolves back to the IP; lookup errors of the names mean no match.
 void ValidatePtrNames(const FramePtr& f, size_t i, const std::string& target, const std::vector<std::string>& names) {
@@ -309,9 +337,52 @@ Step EvalExists(const FramePtr& f, size_t i) {
   return Step::kTaken;
 }
 
+// Looks up the validated names for %{p} (at most 10 PTR names, each
+// resolved back to the IP; failures mean no name), then runs `then`. These
+// lookups are not terms: they count toward neither limit (RFC 7208 4.6.4).
+// Keeps the names that resolve back to the IP, in PTR order whatever order
+// the answers come in, then runs `then`.
+void ValidatePNames(const EvalPtr& ev, const std::vector<std::string>& names, const std::function<void()>& then) {
+  auto left = std::make_shared<size_t>(names.size());
+  auto valid = std::make_shared<std::vector<bool>>(names.size(), false);
+  for (size_t k = 0; k < names.size(); ++k) {
+    ev->dns.Query(names[k], ev->address_type(), [ev, then, names, k, left, valid](const DnsAnswer& h) {
+      (*valid)[k] = AnyInNetwork(ev->check.ip, h.addrs, static_cast<int>(ev->check.ip.size()) * 8);
+      if (--*left > 0) return;
+      for (size_t j = 0; j < names.size(); ++j) {
+        if ((*valid)[j]) ev->p_names.push_back(names[j]);
+      }
+      ev->p_resolved = true;
+      then();
+    });
+  }
+}
+
+// Looks up the validated names for %{p} (at most 10 PTR names, each
+// resolved back to the IP; failures mean no name), then runs `then`. These
+// lookups are not terms: they count toward neither limit (RFC 7208 4.6.4).
+void ResolveP(const EvalPtr& ev, std::function<void()> then) {
+  ev->dns.Query(net::DnsClient::ReverseName(ev->check.ip), DnsType::kPtr, [ev, then](const DnsAnswer& a) {
+    std::vector<std::string> names;
+    for (const auto& n : a.ptr) {
+      if (!n.empty() && names.size() < 10) names.push_back(n);
+    }
+    if (!names.empty()) return ValidatePNames(ev, names, then);
+    ev->p_resolved = true;
+    then();
+  });
+}
+
+// Whether term `t` must wait for the %{p} names (count mode does without: "unknown").
+bool NeedsP(const Eval& ev, const spf::Term& t) { return !ev.counting() && !ev.p_resolved && UsesP(t); }
+
 Step EvalTerm(const FramePtr& f, size_t i) {
   const spf::Term& t = f->term(i);
   if (t.is_modifier) return Step::kNext;
+  if (NeedsP(*f->ev, t)) {
+    ResolveP(f->ev, [f, i] { EvalFrom(f, i); });
+    return Step::kTaken;
+  }
   switch (t.mechanism) {
     case spf::Mechanism::kAll: Match(f, i); return Step::kTaken;
     case spf::Mechanism::kIp4:
@@ -330,6 +401,7 @@ Step EvalTerm(const FramePtr& f, size_t i) {
 void Finish(const FramePtr& f) {
   const spf::Term* redirect = f->rec->redirect();
   if (redirect == nullptr || f->rec->has_all()) return f->done(SpfResult::kNeutral);
+  if (NeedsP(*f->ev, *redirect)) return ResolveP(f->ev, [f] { Finish(f); });
   if (!CountLookup(*f->ev, *redirect)) return f->done(SpfResult::kPermError);
   auto target = Target(*f->ev, *redirect, f->domain);
   if (!target) return f->done(SpfResult::kPermError);

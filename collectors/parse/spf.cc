@@ -513,7 +513,7 @@ Result<std::string> ExpandMacros(std::string_view domain_spec, const MacroContex
       case 'o': value = sender_domain; break;
       case 'd': value = ctx.domain; break;
       case 'h': value = ctx.helo; break;
-      case 'p': value = "unknown"; break;
+      case 'p': value = ctx.validated_domain.empty() ? std::string_view("unknown") : ctx.validated_domain; break;
       case 'i':
       case 'v':
         if (ctx.ip.size() != 4 && ctx.ip.size() != 16) return bad("IP address is not 4 or 16 bytes");

@@ -203,5 +203,27 @@ TEST(SpfEvaluatorTest, MacrosExpandFromTheArguments) {
   EXPECT_EQ(z.queries().size(), before + 1);  // only the TXT of macro.test
 }
 
+// %{p}: the IP's PTR names that resolve back to it, the current domain's
+// (or a name below it) first; "unknown" without one. Not a term: the PTR
+// and address lookups count toward neither limit.
+TEST(SpfEvaluatorTest, PMacroUsesTheValidatedName) {
+  FakeDns z;
+  z.AddTxt("p.test", "v=spf1 exists:%{p}.ok.test -all");
+  z.AddPtr("9.2.0.192.in-addr.arpa", "other.example");
+  z.AddPtr("9.2.0.192.in-addr.arpa", "mx.p.test");
+  z.AddA("other.example", "192.0.2.9");
+  z.AddA("mx.p.test", "192.0.2.9");
+  z.AddA("mx.p.test.ok.test", "127.0.0.2");
+  z.AddPtr("8.2.0.192.in-addr.arpa", "mx.p.test");  // does not resolve back to .8: "unknown"
+  SpfVerdict v = Evaluate(z, "p.test", "192.0.2.9");
+  EXPECT_EQ(v.result, SpfResult::kPass);
+  EXPECT_EQ(v.lookups, 1);
+  EXPECT_EQ(v.voids, 0);
+  EXPECT_EQ(Evaluate(z, "p.test", "192.0.2.8").result, SpfResult::kFail);
+  const size_t before = z.queries().size();
+  EXPECT_EQ(Evaluate(z, "p.test", "").lookups, 1);  // count mode: counted, not looked up
+  EXPECT_EQ(z.queries().size(), before + 1);
+}
+
 }  // namespace
 }  // namespace mailstack::dns

@@ -40,11 +40,7 @@ const std::map<std::string, std::string> kSkipped = {};
 
 // Cases run whose result differs from the suite's, and why. The test fails
 // if one of them passes (then take it off this list).
-const std::map<std::string, std::string> kKnownFailures = {
-    {"p-macro-multiple",
-     "%{p} expands to \"unknown\": the evaluator does not validate the PTR names for it "
-     "(RFC 7208 7.3 says it SHOULD NOT be used)"},
-};
+const std::map<std::string, std::string> kKnownFailures = {};
 
 Result<std::string> ReadGzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
