@@ -1,6 +1,6 @@
 #include "collectors/registry.h"
 
-#include "collectors/dns_collector.h"
+#include "collectors/dns/dns_collector.h"
 #include "collectors/filesystem_collector.h"
 #include "collectors/postfix_queue_collector.h"
 #include "collectors/probes/probes_collector.h"

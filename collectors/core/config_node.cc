@@ -326,10 +326,10 @@ Result<std::vector<std::string>> ConfigNode::AsUniqueStringList(
   return values;
 }
 
+Status UniqueKeys::Add(const ConfigNode& at, const std::string& key) { return Add(at, key, key); }
+
 Status UniqueKeys::Add(const ConfigNode& at, const std::string& key, std::string_view shown) {
-  if (!seen_.insert(key).second) {
-    return at.Error("duplicate " + what_ + " \"" + std::string(shown.empty() ? key : shown) + "\"");
-  }
+  if (!seen_.insert(key).second) return at.Error("duplicate " + what_ + " \"" + std::string(shown) + "\"");
   return Status::Ok();
 }
 

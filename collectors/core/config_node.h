@@ -116,9 +116,10 @@ class ConfigNode {
 class UniqueKeys {
  public:
   explicit UniqueKeys(std::string what) : what_(std::move(what)) {}
-  // `shown` is the user's spelling for the message when `key` is a
-  // normalized form (default: the key itself).
-  Status Add(const ConfigNode& at, const std::string& key, std::string_view shown = {});
+  Status Add(const ConfigNode& at, const std::string& key);
+  // The same for a key compared in a canonical form (lower case) whose
+  // message shows `shown`, the spelling the user wrote.
+  Status Add(const ConfigNode& at, const std::string& key, std::string_view shown);
 
  private:
   std::string what_;

@@ -140,6 +140,67 @@ bool IsDmarcRecord(std::string_view txt) {
   return StartsRecord(txt, "v=DMARC1", true, &rest);
 }
 
+namespace {
+
+bool Policy(std::string_view v, std::string* out) {
+  std::string l = LowerStr(v);
+  if (l != "none" && l != "quarantine" && l != "reject") return false;
+  *out = std::move(l);
+  return true;
+}
+
+bool Alignment(std::string_view v, std::string* out) {
+  std::string l = LowerStr(v);
+  if (l != "r" && l != "s") return false;
+  *out = std::move(l);
+  return true;
+}
+
+// dmarc-percent = "pct" *WSP "=" *WSP 1*3DIGIT, 0..100
+bool Percent(std::string_view value, int* out) {
+  bool ok = !value.empty() && value.size() <= 3;
+  int v = 0;
+  for (char c : value) {
+    ok = ok && IsDigit(c);
+    if (ok) v = v * 10 + (c - '0');
+  }
+  if (!ok || v > 100) return false;
+  *out = v;
+  return true;
+}
+
+// A tag name: ALPHA *( ALPHA / DIGIT / "_" ).
+bool IsTagName(std::string_view name) {
+  bool ok = !name.empty() && IsAlpha(name[0]);
+  for (char c : name) ok = ok && (IsAlpha(c) || IsDigit(c) || c == '_');
+  return ok;
+}
+
+// Interprets one tag (name lower case); fo, rf, ri and unknown tags (np=, ...) are ignored.
+Status ApplyTag(const std::string& name, std::string_view value, Record* rec) {
+  auto bad = [&]() { return Status::InvalidArgument("DMARC: bad " + name + "= " + Quoted(value)); };
+  bool ok = true;
+  if (name == "p") {
+    ok = Policy(value, &rec->policy);
+  } else if (name == "sp") {
+    ok = Policy(value, &rec->subdomain_policy);
+  } else if (name == "pct") {
+    ok = Percent(value, &rec->pct);
+  } else if (name == "adkim") {
+    ok = Alignment(value, &rec->adkim);
+  } else if (name == "aspf") {
+    ok = Alignment(value, &rec->aspf);
+  } else if (name == "rua" || name == "ruf") {
+    std::string_view bad_uri;
+    if (!ParseUriList(value, /*allow_size=*/true, name == "rua" ? &rec->rua : &rec->ruf, &bad_uri)) {
+      return Status::InvalidArgument("DMARC: bad " + name + "= URI " + Quoted(bad_uri));
+    }
+  }
+  return ok ? Status::Ok() : bad();
+}
+
+}  // namespace
+
 Result<Record> Parse(std::string_view txt) {
   size_t pos = 0;
   if (!StartsRecord(txt, "v=DMARC1", true, &pos)) {
@@ -147,19 +208,6 @@ Result<Record> Parse(std::string_view txt) {
   }
   Record rec;
   std::set<std::string> seen{"v"};
-  bool have_p = false;
-  auto policy = [](std::string_view v, std::string* out) {
-    std::string l = LowerStr(v);
-    if (l != "none" && l != "quarantine" && l != "reject") return false;
-    *out = std::move(l);
-    return true;
-  };
-  auto alignment = [](std::string_view v, std::string* out) {
-    std::string l = LowerStr(v);
-    if (l != "r" && l != "s") return false;
-    *out = std::move(l);
-    return true;
-  };
   // RFC 7489 6.4 separators are *WSP ";" *WSP; empty tags (";;") are tolerated (6.3: syntax errors in the
   // rest of the record SHOULD be ignored), but every tag we interpret must be valid.
   while (pos < txt.size()) {
@@ -170,41 +218,14 @@ Result<Record> Parse(std::string_view txt) {
     if (tag.empty()) continue;
     size_t eq = tag.find('=');
     std::string_view raw_name = Trim(tag.substr(0, eq == std::string_view::npos ? 0 : eq));
-    bool name_ok = eq != std::string_view::npos && !raw_name.empty() && IsAlpha(raw_name[0]);
-    for (char c : raw_name) name_ok = name_ok && (IsAlpha(c) || IsDigit(c) || c == '_');
-    if (!name_ok) return Status::InvalidArgument("DMARC: bad tag " + Quoted(tag));
-    std::string name = LowerStr(raw_name);
-    std::string_view value = Trim(tag.substr(eq + 1));
-    if (!seen.insert(name).second) return Status::InvalidArgument("DMARC: duplicate tag " + Quoted(name));
-    auto bad = [&]() { return Status::InvalidArgument("DMARC: bad " + name + "= " + Quoted(value)); };
-    if (name == "p") {
-      if (!policy(value, &rec.policy)) return bad();
-      have_p = true;
-    } else if (name == "sp") {
-      if (!policy(value, &rec.subdomain_policy)) return bad();
-    } else if (name == "pct") {
-      // dmarc-percent = "pct" *WSP "=" *WSP 1*3DIGIT, 0..100
-      bool ok = !value.empty() && value.size() <= 3;
-      int v = 0;
-      for (char c : value) {
-        ok = ok && IsDigit(c);
-        if (ok) v = v * 10 + (c - '0');
-      }
-      if (!ok || v > 100) return bad();
-      rec.pct = v;
-    } else if (name == "adkim") {
-      if (!alignment(value, &rec.adkim)) return bad();
-    } else if (name == "aspf") {
-      if (!alignment(value, &rec.aspf)) return bad();
-    } else if (name == "rua" || name == "ruf") {
-      std::string_view bad_uri;
-      if (!ParseUriList(value, /*allow_size=*/true, name == "rua" ? &rec.rua : &rec.ruf, &bad_uri)) {
-        return Status::InvalidArgument("DMARC: bad " + name + "= URI " + Quoted(bad_uri));
-      }
+    if (eq == std::string_view::npos || !IsTagName(raw_name)) {
+      return Status::InvalidArgument("DMARC: bad tag " + Quoted(tag));
     }
-    // fo, rf, ri and unknown tags (np=, ...) are ignored.
+    std::string name = LowerStr(raw_name);
+    if (!seen.insert(name).second) return Status::InvalidArgument("DMARC: duplicate tag " + Quoted(name));
+    if (Status s = ApplyTag(name, Trim(tag.substr(eq + 1)), &rec); !s.ok()) return s;
   }
-  if (!have_p) return Status::InvalidArgument("DMARC: p= missing");
+  if (seen.count("p") == 0) return Status::InvalidArgument("DMARC: p= missing");
   return rec;
 }
 

@@ -260,22 +260,46 @@ Status ParseModifier(std::string_view term, size_t name_len, Term* t) {
   return Status::Ok();
 }
 
+// The qualifier at the start of `*rest`, removed from it ("+" when there is none).
+Status ParseQualifier(std::string_view term, std::string_view* rest, Term* t) {
+  if (!IsQualifier((*rest)[0])) return Status::Ok();
+  switch ((*rest)[0]) {
+    case '+': t->qualifier = Qualifier::kPass; break;
+    case '-': t->qualifier = Qualifier::kFail; break;
+    case '~': t->qualifier = Qualifier::kSoftFail; break;
+    default: t->qualifier = Qualifier::kNeutral; break;
+  }
+  rest->remove_prefix(1);
+  if (rest->empty() || IsQualifier((*rest)[0])) return Error("bad qualifier", term);
+  if (ModifierNameLength(*rest) != 0) return Error("qualifier on a modifier", term);
+  return Status::Ok();
+}
+
+// The arguments of ip4 / ip6: ":" network [ "/" cidr-length ].
+Status ParseNetwork(std::string_view term, std::string_view args, bool v4, Term* t) {
+  t->mechanism = v4 ? Mechanism::kIp4 : Mechanism::kIp6;
+  if (args.empty() || args[0] != ':' || args.size() == 1) {
+    return Error(v4 ? "missing ip4 network" : "missing ip6 network", term);
+  }
+  std::string_view net = args.substr(1);
+  size_t slash = net.find('/');
+  std::string_view addr = net.substr(0, slash);
+  if (!(v4 ? ParseIp4(addr, &t->network) : ParseIp6(addr, &t->network))) {
+    return Error(v4 ? "bad ip4 network" : "bad ip6 network", term);
+  }
+  if (slash != std::string_view::npos &&
+      !ParseCidr(net.substr(slash + 1), v4 ? 32 : 128, v4 ? &t->ip4_cidr : &t->ip6_cidr)) {
+    return Error(v4 ? "bad ip4 cidr length" : "bad ip6 cidr length", term);
+  }
+  return Status::Ok();
+}
+
 Status ParseTerm(std::string_view term, Term* t) {
   t->text = std::string(term);
   if (size_t name_len = ModifierNameLength(term)) return ParseModifier(term, name_len, t);
 
   std::string_view rest = term;
-  if (IsQualifier(rest[0])) {
-    switch (rest[0]) {
-      case '+': t->qualifier = Qualifier::kPass; break;
-      case '-': t->qualifier = Qualifier::kFail; break;
-      case '~': t->qualifier = Qualifier::kSoftFail; break;
-      default: t->qualifier = Qualifier::kNeutral; break;
-    }
-    rest.remove_prefix(1);
-    if (rest.empty() || IsQualifier(rest[0])) return Error("bad qualifier", term);
-    if (ModifierNameLength(rest) != 0) return Error("qualifier on a modifier", term);
-  }
+  if (Status s = ParseQualifier(term, &rest, t); !s.ok()) return s;
   size_t name_end = std::min(rest.find_first_of(":/"), rest.size());
   std::string name = LowerStr(rest.substr(0, name_end));
   std::string_view args = rest.substr(name_end);
@@ -312,24 +336,7 @@ Status ParseTerm(std::string_view term, Term* t) {
     if (args[0] != ':') return Error("bad dual-cidr-length", term);
     return domain_arg(args);
   }
-  if (name == "ip4" || name == "ip6") {
-    const bool v4 = name == "ip4";
-    t->mechanism = v4 ? Mechanism::kIp4 : Mechanism::kIp6;
-    if (args.empty() || args[0] != ':' || args.size() == 1) {
-      return Error(v4 ? "missing ip4 network" : "missing ip6 network", term);
-    }
-    std::string_view net = args.substr(1);
-    size_t slash = net.find('/');
-    std::string_view addr = net.substr(0, slash);
-    if (!(v4 ? ParseIp4(addr, &t->network) : ParseIp6(addr, &t->network))) {
-      return Error(v4 ? "bad ip4 network" : "bad ip6 network", term);
-    }
-    if (slash != std::string_view::npos &&
-        !ParseCidr(net.substr(slash + 1), v4 ? 32 : 128, v4 ? &t->ip4_cidr : &t->ip6_cidr)) {
-      return Error(v4 ? "bad ip4 cidr length" : "bad ip6 cidr length", term);
-    }
-    return Status::Ok();
-  }
+  if (name == "ip4" || name == "ip6") return ParseNetwork(term, args, name == "ip4", t);
   return Error("unknown mechanism", term);
 }
 
@@ -506,7 +513,7 @@ Result<std::string> ExpandMacros(std::string_view domain_spec, const MacroContex
       case 'o': value = sender_domain; break;
       case 'd': value = ctx.domain; break;
       case 'h': value = ctx.helo; break;
-      case 'p': value = "unknown"; break;
+      case 'p': value = ctx.validated_domain.empty() ? std::string_view("unknown") : ctx.validated_domain; break;
       case 'i':
       case 'v':
         if (ctx.ip.size() != 4 && ctx.ip.size() != 16) return bad("IP address is not 4 or 16 bytes");

@@ -1,5 +1,5 @@
 // SPF record parser (RFC 7208 section 4.6, 5, 6, 7 syntax). Pure: no DNS.
-// The evaluator (collectors/dns_collector.cc) walks the parsed terms and does
+// The evaluator (collectors/dns/spf_evaluator.cc) walks the parsed terms and does
 // the lookups. Input is untrusted; every error names the offending term.
 #pragma once
 
@@ -51,13 +51,14 @@ Result<Record> Parse(std::string_view txt);
 
 // Macro expansion (RFC 7208 section 7) of a domain-spec for check_host(ip, domain, sender).
 // `ip` is 4 or 16 bytes. Supports s l o d i p v h letters, digit transformers, 'r', delimiters, %% %_ %-.
-// 'p' expands to "unknown" (we do not do the PTR validation for macros). Result truncated per RFC 7208
-// 7.3 (drop left labels until <= 253). Errors: bad macro.
+// 'p' expands to ctx.validated_domain, "unknown" when empty (the caller does the PTR validation). Result truncated per
+// RFC 7208 7.3 (drop left labels until <= 253). Errors: bad macro.
 struct MacroContext {
   std::string sender;  // "postmaster@<domain>" when checking our own domain
   std::string domain;  // current domain
   std::vector<uint8_t> ip;
   std::string helo;
+  std::string validated_domain;  // %{p}: the validated domain name of ip (RFC 7208 7.3); "" gives "unknown"
 };
 Result<std::string> ExpandMacros(std::string_view domain_spec, const MacroContext& ctx);
 

@@ -312,7 +312,12 @@ TEST(ExporterReloadTest, ARemovedCollectorAndItsMetricsDisappear) {
       std::vector<MetricDesc>{kBetaOnly});
   Exporter e({});
   ASSERT_TRUE(e.Apply(Of({Entry("alpha", alpha, "A"), {"beta", 20ms, 10ms, beta_collector, "B"}})).ok());
-  ASSERT_TRUE(WaitFor([&] { return e.RenderMetrics().find("\ntest_beta_only 5\n") != std::string::npos; }));
+  // Both have published (alpha's first run may end after beta's).
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string t = e.RenderMetrics();
+    return t.find("\ntest_beta_only 5\n") != std::string::npos &&
+           t.find("mailstack_collector_success{collector=\"alpha\"}") != std::string::npos;
+  }));
   Exporter::ReloadSummary s;
   ASSERT_TRUE(e.Apply(Of({Entry("alpha", alpha, "A")}), &s).ok());
   EXPECT_EQ(s.kept, Names{"alpha"});

@@ -392,6 +392,9 @@ TEST(SpfMacroTest, OtherLettersAndEscapes) {
   EXPECT_EQ(Expand("%{h}", ctx), "mx.example.org");
   EXPECT_EQ(Expand("%{h2}", ctx), "example.org");
   EXPECT_EQ(Expand("%{p}", ctx), "unknown");
+  ctx.validated_domain = "mx.example.org";  // found by the caller (RFC 7208 7.3)
+  EXPECT_EQ(Expand("%{p}.%{p1}", ctx), "mx.example.org.org");
+  ctx.validated_domain.clear();
   EXPECT_EQ(Expand("a%%b%_c%-d", ctx), "a%b c%20d");
   EXPECT_EQ(Expand("_spf.example.com", ctx), "_spf.example.com");
   EXPECT_EQ(Expand("", ctx), "");

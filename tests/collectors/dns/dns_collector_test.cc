@@ -2,7 +2,8 @@
 // refusing). The record checks themselves are proven against a real nsd in
 // tests/integration/test_dns.py; the record parsers have table tests in
 // tests/parse/.
-#include "collectors/dns_collector.h"
+#include "collectors/dns/dns_collector.h"
+#include "collectors/tls/openssl.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include <fstream>
 #include <thread>
 
+#include "collectors/core/logging.h"
+#include "collectors/dns/dkim_keys.h"
 #include "collectors/net/dns_client.h"
 #include "tests/support/fake_server.h"
 #include "tests/support/option_errors.h"
@@ -53,6 +56,11 @@ TEST(DnsCollectorTest, OptionErrors) {
        "t.yml:3:17: dnsbl.zones[0]: must be a DNS zone (got \"zen spamhaus\")"},
       {"domains:\n  - {domain: example.com, dkim: [{selector: mail}, {selector: MAIL}]}",
        "t.yml:2:63: domains[0].dkim[1].selector: duplicate selector \"MAIL\""},
+      {"domains:\n  - {domain: example.com, ips: ['2001:db8::1', '2001:DB8:0::1']}",
+       "t.yml:2:48: domains[0].ips[1]: duplicate ip \"2001:DB8:0::1\""},
+      {"domains:\n  - {domain: example.com}\ndnsbl: {zones: [bl.test, BL.test.]}",
+       "t.yml:3:26: dnsbl.zones[1]: duplicate zone \"BL.test.\""},
+      {"domains:\n  - {domain: example.com}\ndnsbl: {}", "t.yml:3:8: dnsbl.zones: missing required key"},
       {"domains:\n  - {domain: example.com, spf: yes}",
        "t.yml:2:27: domains[0].spf: unknown key (allowed: domain, mail_host, ips, dkim)"},
   });
@@ -76,28 +84,27 @@ std::string WriteFile(const std::string& name, const std::string& content) {
 }
 
 std::string Pem(EVP_PKEY* k, bool priv) {
-  BIO* bio = BIO_new(BIO_s_mem());
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (priv) {
-    PEM_write_bio_PrivateKey(bio, k, nullptr, nullptr, 0, nullptr, nullptr);
+    PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr);
   } else {
-    PEM_write_bio_PUBKEY(bio, k);
+    PEM_write_bio_PUBKEY(bio.get(), k);
   }
   char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return out;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 // key_file may be the private key, a public key, or opendkim-genkey's .txt
 // record: all give the same public key; an encrypted key is an error (never
 // a passphrase prompt).
 TEST(DnsCollectorTest, DkimKeyFileForms) {
-  EVP_PKEY* k = EVP_RSA_gen(1024);
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(k, &der);
-  const std::string want(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
+  EvpPkeyPtr key(EVP_RSA_gen(1024));
+  EVP_PKEY* k = key.get();
+  unsigned char* raw = nullptr;
+  int len = i2d_PUBKEY(k, &raw);
+  OpenSslMemPtr<unsigned char> der(raw);
+  const std::string want(reinterpret_cast<char*>(der.get()), static_cast<size_t>(len));
   std::string b64(4 * ((want.size() + 2) / 3) + 1, '\0');
   b64.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
                                                  reinterpret_cast<const unsigned char*>(want.data()),
@@ -113,16 +120,14 @@ TEST(DnsCollectorTest, DkimKeyFileForms) {
     ASSERT_TRUE(got.ok()) << path << ": " << got.status().message();
     EXPECT_EQ(*got, want) << path;
   }
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, k, EVP_aes_128_cbc(), nullptr, 0, nullptr, const_cast<char*>("secret"));
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), k, EVP_aes_128_cbc(), nullptr, 0, nullptr, const_cast<char*>("secret"));
   char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
+  long n = BIO_get_mem_data(bio.get(), &data);
   const std::string enc = WriteFile("enc.private", std::string(data, static_cast<size_t>(n)));
-  BIO_free(bio);
   auto e = DkimPublicKeyFromFile(enc);
   EXPECT_EQ(e.status().message(), enc + ": no readable PEM private or public key");
   EXPECT_EQ(DkimPublicKeyFromFile("/nonexistent/k").status().message(), "/nonexistent/k: No such file or directory");
-  EVP_PKEY_free(k);
   for (const auto& p : {priv, pub, rec, enc}) std::remove(p.c_str());
 }
 
@@ -170,6 +175,27 @@ TEST(DnsCollectorTest, SilentResolverEndsByTheDeadline) {
       EXPECT_TRUE(f.metric.empty()) << f.name;  // nothing is claimed present or missing
     }
   }
+}
+
+// A domain's problems are logged once (ProblemMemo): the same unanswered
+// lookups in the next run log nothing.
+TEST(DnsCollectorTest, ProblemsAreLoggedOnce) {
+  testing::SilentUdpServer silent;
+  DnsCollector c(OneDomain(silent.address()));
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](std::string_view l) { lines.emplace_back(l); });
+  std::atomic<bool> stop{false};
+  for (int run = 0; run < 2; ++run) {
+    CollectContext ctx{Deadline::After(500ms), &stop};
+    MetricSink sink(c.Describe());
+    (void)c.Collect(ctx, sink);
+  }
+  SetLogSinkForTest(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("level=warn"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("msg=\"DNS check problem\" domain=example.test err=\"lookup failed: "), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("caller=dns/dns_collector.cc:"), std::string::npos) << lines[0];
 }
 
 TEST(DnsCollectorTest, StopEndsTheRun) {

@@ -2,9 +2,9 @@
 // lookup of a run in flight at once: MX names the mail host; A/AAAA of the
 // mail host equal our IPs; forward-confirmed reverse DNS; SPF (RFC 7208:
 // evaluated for each of our IPs, DNS-querying terms and void lookups counted
-// as the RFC does); DKIM key records (and the key against the local private
-// key); DMARC, MTA-STS and TLS-RPT records; DNSBL listings of our IPs (RFC
-// 5782, 127.255.255.x answers are errors, not listings).
+// as the RFC does, see spf_evaluator.h); DKIM key records (and the key
+// against the local key_file, dkim_keys.h); DMARC, MTA-STS and TLS-RPT
+// records; DNSBL listings of our IPs (RFC 5782, dnsbl.h).
 #pragma once
 
 #include <string>
@@ -13,35 +13,16 @@
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
 #include "collectors/core/logging.h"
+#include "collectors/dns/dns_options.h"
 
 namespace mailstack {
 
-// The public key (DER SubjectPublicKeyInfo) in a DKIM key_file: a PEM
-// private key (opendkim's <selector>.private; encrypted keys are an error,
-// never a passphrase prompt), a PEM public key, or opendkim-genkey's
-// <selector>.txt record (world-readable, so the exporter needs no access to
-// the private key).
-Result<std::string> DkimPublicKeyFromFile(const std::string& path);
-
 class DnsCollector final : public Collector {
  public:
-  struct Dkim {
-    std::string selector;
-    std::string key_file;  // optional: private key whose public half DNS must publish
-  };
-  struct Domain {
-    std::string domain;
-    std::string mail_host;
-    std::vector<std::string> ips;  // as written (labels); parsed below
-    std::vector<std::vector<uint8_t>> ip_bytes;
-    std::vector<Dkim> dkim;
-  };
-  struct Options {
-    std::string resolver;  // IP:PORT or "" (system resolv.conf)
-    std::vector<Domain> domains;
-    std::vector<std::string> dnsbl_zones;
-  };
-  static Result<Options> ParseOptions(const ConfigNode& section);
+  using Dkim = dns::DkimSelector;
+  using Domain = dns::DomainOptions;
+  using Options = dns::Options;
+  static Result<Options> ParseOptions(const ConfigNode& section) { return dns::ParseOptions(section); }
 
   explicit DnsCollector(Options options) : options_(std::move(options)) {}
 
@@ -56,10 +37,8 @@ class DnsCollector final : public Collector {
   void TakeStateFrom(Collector& previous) override;
 
  private:
-  void LogChange(const std::string& key, const std::string& message);
-
   Options options_;
-  ProblemMemo problems_;  // per domain
+  ProblemMemo problems_{{"DNS check problem", "DNS checks recovered", "domain"}};  // per domain
 };
 
 }  // namespace mailstack
