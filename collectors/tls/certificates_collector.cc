@@ -16,22 +16,21 @@ bool HasWildcard(const std::string& p) { return p.find_first_of("*?[") != std::s
 
 }  // namespace
 
+namespace {
+
+Status CheckPathOrGlob(const ConfigNode& item, const std::string& value) {
+  if (value.empty() || value[0] != '/') return item.Error("must be an absolute path or glob (got \"" + value + "\")");
+  return Status::Ok();
+}
+
+}  // namespace
+
+// A file listed twice would give each of its series twice: refused.
 Result<CertificatesCollector::Options> CertificatesCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  if (auto s = section.ExpectMap({"files", "ca_file"}); !s.ok()) return s;
-  if (auto n = section["files"]; n.defined() && !n.null()) {
-    auto files = n.AsStringList();
-    if (!files.ok()) return files.status();
-    auto items = n.Items();
-    for (size_t i = 0; i < files->size(); ++i) {
-      if ((*files)[i][0] != '/')
-        return items[i].Error("must be an absolute path or glob (got \"" + (*files)[i] + "\")");
-    }
-    o.files = std::move(files).value();
-  }
-  auto ca = section["ca_file"].AsAbsolutePath("");
-  if (!ca.ok()) return ca.status();
-  o.ca_file = *ca;
+  MS_RETURN_IF_ERROR(section.ExpectMap({"files", "ca_file"}));
+  MS_ASSIGN_OR_RETURN(o.files, section["files"].AsUniqueStringList("file", CheckPathOrGlob));
+  MS_ASSIGN_OR_RETURN(o.ca_file, section["ca_file"].AsAbsolutePath(""));
   return o;
 }
 

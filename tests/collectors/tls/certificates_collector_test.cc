@@ -98,6 +98,7 @@ TEST(CertificatesCollectorTest, OptionErrors) {
       {"files: [x.pem]", "t.yml:1:9: files[0]: must be an absolute path or glob (got \"x.pem\")"},
       {"ca_file: ca.pem", "t.yml:1:10: ca_file: must be an absolute path (got \"ca.pem\")"},
       {"file: [/x]", "t.yml:1:1: file: unknown key (allowed: files, ca_file)"},
+      {"files: [/a.pem, /b/*.pem, /a.pem]", "t.yml:1:27: files[2]: duplicate file \"/a.pem\""},
   });
 }
 
