@@ -832,7 +832,10 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
                                           "no MTA name match ",
                                           "no signing domain match for ",
                                           "no signing subdomain match for "};
-  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo)) return Kind::kInformational;
+  // "%s: %s [%s] not internal" (LogWhy)
+  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo) || text.ends_with(" not internal")) {
+    return Kind::kInformational;
+  }
   return Kind::kUnparsed;
 }
 
