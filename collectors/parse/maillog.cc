@@ -1,5 +1,7 @@
 #include "collectors/parse/maillog.h"
 
+#include <algorithm>
+#include <cstring>
 #include <span>
 
 namespace mailstack::maillog {
@@ -8,11 +10,42 @@ namespace {
 using std::string_view;
 constexpr size_t npos = string_view::npos;
 
-bool Contains(string_view s, string_view needle) { return s.find(needle) != npos; }
+// string_view::find(needle) of libstdc++ 12 compares at every position;
+// this one lets memchr find the candidates for the first byte.
+size_t Find(string_view s, string_view needle, size_t pos = 0) {
+  const size_t n = needle.size();
+  if (n == 0) return pos <= s.size() ? pos : npos;
+  while (pos < s.size() && s.size() - pos >= n) {
+    const void* hit = std::memchr(s.data() + pos, needle[0], s.size() - pos - n + 1);
+    if (hit == nullptr) return npos;
+    pos = static_cast<size_t>(static_cast<const char*>(hit) - s.data());
+    if (std::memcmp(s.data() + pos + 1, needle.data() + 1, n - 1) == 0) return pos;
+    ++pos;
+  }
+  return npos;
+}
+
+bool Contains(string_view s, string_view needle) { return Find(s, needle) != npos; }
+
+// The first ": " of s, by a plain loop: it ends a short prefix (a Dovecot
+// process, an OpenDKIM job id), where a memchr call costs more than it saves.
+size_t FindColonSpace(string_view s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == ':' && s[i + 1] == ' ') return i;
+  }
+  return npos;
+}
+
+// s starts with p (p not empty). The first byte is compared before memcmp is
+// called: in a table of prefixes most entries fail there.
+inline bool HasPrefix(string_view s, string_view p) {
+  return s.size() >= p.size() && s[0] == p[0] && std::memcmp(s.data() + 1, p.data() + 1, p.size() - 1) == 0;
+}
 
 bool StartsWithAny(string_view s, std::span<const string_view> prefixes) {
+  if (s.empty()) return false;
   for (string_view p : prefixes) {
-    if (s.starts_with(p)) return true;
+    if (HasPrefix(s, p)) return true;
   }
   return false;
 }
@@ -24,8 +57,22 @@ bool ContainsAny(string_view s, std::span<const string_view> needles) {
   return false;
 }
 
+// The last occurrence of needle (forward searches: string_view::rfind
+// compares at every position).
+size_t FindLast(string_view s, string_view needle) {
+  size_t last = npos;
+  for (size_t p = Find(s, needle); p != npos; p = Find(s, needle, p + 1)) last = p;
+  return last;
+}
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlnum(char c) { return IsDigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+// ASCII letters and digits, by table (a queue id is scanned on most Postfix lines).
+constexpr auto kAlnum = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  return t;
+}();
+bool IsAlnum(char c) { return kAlnum[static_cast<unsigned char>(c)]; }
 
 // A decimal number "12", "0.14", "3285.5" at s[*pos] (format_tv's output in
 // Postfix's log_adhoc.c); advances *pos. Up to 18 digits; exact for the
@@ -33,28 +80,23 @@ bool IsAlnum(char c) { return IsDigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' 
 bool ParseDecimal(string_view s, size_t* pos, double* out) {
   static constexpr double kPow10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-  size_t i = *pos;
+  const char* p = s.data() + *pos;
+  const char* const end = s.data() + s.size();
+  const char* const start = p;
   uint64_t mantissa = 0;
-  int digits = 0, fraction = 0;
-  while (i < s.size() && IsDigit(s[i]) && digits < 18) {
-    mantissa = mantissa * 10 + static_cast<uint64_t>(s[i] - '0');
-    ++digits;
-    ++i;
-  }
-  if (digits == 0) return false;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && IsDigit(s[i]) && digits < 18) {
-      mantissa = mantissa * 10 + static_cast<uint64_t>(s[i] - '0');
-      ++digits;
-      ++fraction;
-      ++i;
-    }
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+  const ptrdiff_t whole = p - start;
+  ptrdiff_t fraction = 0;
+  if (p < end && *p == '.') {
+    const char* const dot = ++p;
+    while (p < end && static_cast<unsigned>(*p - '0') < 10)
+      mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+    fraction = p - dot;
     if (fraction == 0) return false;
   }
-  if (i < s.size() && IsDigit(s[i])) return false;  // more than 18 digits
+  if (whole == 0 || whole + fraction > 18) return false;  // 18 digits fit in the mantissa
   *out = static_cast<double>(mantissa) / kPow10[fraction];
-  *pos = i;
+  *pos = static_cast<size_t>(p - s.data());
   return true;
 }
 
@@ -87,8 +129,9 @@ bool ParseDsn(string_view s, size_t* pos, Dsn* out) {
 // "QUEUEID: " at the start of m (Postfix short hex or long base-52 queue
 // ids, or NOQUEUE): the rest after it, or false.
 bool SplitQueueId(string_view m, string_view* rest) {
+  const size_t limit = std::min<size_t>(m.size(), 21);
   size_t i = 0;
-  while (i < m.size() && i <= 20 && IsAlnum(m[i])) ++i;
+  while (i < limit && IsAlnum(m[i])) ++i;
   if (i < 5 || i + 1 >= m.size() || m[i] != ':' || m[i + 1] != ' ') return false;
   *rest = m.substr(i + 2);
   return true;
@@ -160,7 +203,7 @@ bool SplitPostfixProgram(string_view program, Event* e) {
   const string_view instance = program.substr(0, first);
   bool known = false;
   for (const DaemonName& d : kDaemons) {
-    if (d.name == daemon) {
+    if (d.name.size() == daemon.size() && HasPrefix(daemon, d.name)) {
       e->daemon = d.daemon;
       known = true;
       break;
@@ -183,8 +226,9 @@ Severity PostfixSeverity(string_view* m) {
                                          {"error: ", Severity::kError},
                                          {"fatal: ", Severity::kFatal},
                                          {"panic: ", Severity::kPanic}};
+  if (m->empty()) return Severity::kNone;
   for (const Prefix& p : kPrefixes) {
-    if (m->starts_with(p.text)) {
+    if (HasPrefix(*m, p.text)) {
       m->remove_prefix(p.text.size());
       return p.severity;
     }
@@ -204,8 +248,9 @@ bool ParseTlsSummary(string_view m, string_view direction, TlsTrust* trust) {
                                     {"Verified ", TlsTrust::kVerified},
                                     {"Trusted ", TlsTrust::kTrusted},
                                     {"Untrusted ", TlsTrust::kUntrusted}};
+  if (m.empty()) return false;
   for (const Word& w : kWords) {
-    if (!m.starts_with(w.text)) continue;
+    if (!HasPrefix(m, w.text)) continue;
     m.remove_prefix(w.text.size());
     if (!m.starts_with("TLS connection ")) return false;
     m.remove_prefix(15);
@@ -230,7 +275,7 @@ bool ParseTlsSummary(string_view m, string_view direction, TlsTrust* trust) {
 RejectReason ClassifyRejectText(string_view text, const Dsn& dsn) {
   // The address of "<%s>: " is the client's: look past it.
   if (text.starts_with('<')) {
-    const size_t end = text.find(">: ");
+    const size_t end = Find(text, ">: ");
     if (end != npos) text.remove_prefix(end + 3);
   }
   if (Contains(text, "blocked using ")) return RejectReason::kRbl;
@@ -263,17 +308,17 @@ RejectReason ClassifyRejectText(string_view text, const Dsn& dsn) {
 // ...; from=<...> to=<...> proto=ESMTP helo=<...>" (log_whatsup). `rest` is
 // after "reject: ".
 RejectReason ClassifyReject(string_view rest) {
-  const size_t from = rest.find(" from ");
+  const size_t from = Find(rest, " from ");
   if (from == npos) return RejectReason::kOther;
   const size_t bracket = rest.find(']', from);
-  const size_t colon = rest.find(": ", bracket == npos ? from : bracket);
+  const size_t colon = Find(rest, ": ", bracket == npos ? from : bracket);
   if (colon == npos) return RejectReason::kOther;
   string_view reply = rest.substr(colon + 2);
-  if (const size_t end = reply.find("; from=<"); end != npos) {
+  if (const size_t end = Find(reply, "; from=<"); end != npos) {
     reply = reply.substr(0, end);
-  } else if (const size_t to = reply.find("; to=<"); to != npos) {
+  } else if (const size_t to = Find(reply, "; to=<"); to != npos) {
     reply = reply.substr(0, to);
-  } else if (const size_t proto = reply.find("; proto="); proto != npos) {
+  } else if (const size_t proto = Find(reply, "; proto="); proto != npos) {
     reply = reply.substr(0, proto);
   }
   size_t i = 0;
@@ -295,8 +340,9 @@ SmtpStage ParseStage(string_view after) {
                                     {"AUTH ", SmtpStage::kAuth},       {"MAIL ", SmtpStage::kMail},
                                     {"RCPT ", SmtpStage::kRcpt},       {"DATA ", SmtpStage::kData},
                                     {"BDAT ", SmtpStage::kData},       {"END-OF-MESSAGE ", SmtpStage::kEndOfMessage}};
+  if (after.empty()) return SmtpStage::kOther;
   for (const Name& n : kNames) {
-    if (after.starts_with(n.text)) return n.stage;
+    if (HasPrefix(after, n.text)) return n.stage;
   }
   return SmtpStage::kOther;
 }
@@ -306,9 +352,9 @@ SmtpStage ParseStage(string_view after) {
 // `rest` starts with "to=<". Fields are found forward from the relay, so an
 // address or a remote reply text cannot stand in for them.
 Kind ParseDelivery(string_view rest, Event* e) {
-  size_t i = rest.find(", relay=");
+  size_t i = Find(rest, ", relay=");
   if (i == npos) return Kind::kUnparsed;
-  i = rest.find(", delay=", i);
+  i = Find(rest, ", delay=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 8;
   if (!ParseDecimal(rest, &i, &e->delay) || !rest.substr(i).starts_with(", delays=")) return Kind::kUnparsed;
@@ -320,7 +366,7 @@ Kind ParseDelivery(string_view rest, Event* e) {
     }
     if (!ParseDecimal(rest, &i, &e->delays[k])) return Kind::kUnparsed;
   }
-  i = rest.find(", dsn=", i);
+  i = Find(rest, ", dsn=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 6;
   if (!ParseDsn(rest, &i, &e->dsn) || !rest.substr(i).starts_with(", status=")) return Kind::kUnparsed;
@@ -445,7 +491,7 @@ Kind ClassifyPostscreen(string_view m, Event* e) {
       {"BDAT without valid RCPT from [", PostscreenEvent::kOther},
   };
   for (const Shape& s : kShapes) {
-    if (m.starts_with(s.prefix)) {
+    if (!m.empty() && HasPrefix(m, s.prefix)) {
       e->postscreen = s.event;
       return Kind::kPostscreen;
     }
@@ -508,7 +554,7 @@ Kind ClassifyBounce(string_view m) {
 // smtp_connect.c: "connect to %s[%s]:%d: %m" (one per failed address; the
 // delivery line that follows repeats the last one as its reason).
 ConnectFailure ConnectFailureOf(string_view m) {
-  const size_t colon = m.rfind(": ");
+  const size_t colon = FindLast(m, ": ");
   const string_view err = colon == npos ? string_view() : m.substr(colon + 2);
   if (err.starts_with("Connection refused")) return ConnectFailure::kRefused;
   if (err.starts_with("Connection timed out")) return ConnectFailure::kTimeout;
@@ -597,15 +643,19 @@ void ClassifyPostfix(string_view m, Event* e) {
   e->kind = Kind::kLogMessage;
   // smtpd_sasl_glue.c: "%s: SASL %.100s authentication failed: %s[, sasl_username=%.100s]"
   if (e->daemon == Daemon::kSmtpd && e->severity == Severity::kWarning) {
-    const size_t sasl = m.find(": SASL ");
-    if (sasl != npos && m.find(" authentication failed", sasl + 7) != npos) e->kind = Kind::kSmtpdSaslFailure;
+    const size_t sasl = Find(m, ": SASL ");
+    if (sasl != npos && Find(m, " authentication failed", sasl + 7) != npos) e->kind = Kind::kSmtpdSaslFailure;
   }
 }
 
 // ---------------------------------------------------------------- Dovecot --
 
 // The process part of a Dovecot log prefix: "imap-login", "lmtp(user)<pid><session>", "auth-worker(123)".
-string_view DovecotBase(string_view process) { return process.substr(0, process.find_first_of("(<")); }
+string_view DovecotBase(string_view process) {
+  size_t i = 0;
+  while (i < process.size() && process[i] != '(' && process[i] != '<') ++i;
+  return process.substr(0, i);
+}
 
 bool IsDovecotProcess(string_view base) {
   static constexpr string_view kNames[] = {"imap-login",
@@ -641,8 +691,9 @@ bool IsDovecotProcess(string_view base) {
                                            "dns-client",
                                            "old-stats",
                                            "ssl-params"};
+  if (base.empty()) return false;
   for (string_view n : kNames) {
-    if (n == base) return true;
+    if (n.size() == base.size() && HasPrefix(base, n)) return true;
   }
   return false;
 }
@@ -656,8 +707,9 @@ Severity DovecotSeverity(string_view* text) {
   static constexpr Prefix kPrefixes[] = {{"Info: ", Severity::kNone},       {"Debug: ", Severity::kNone},
                                          {"Warning: ", Severity::kWarning}, {"Error: ", Severity::kError},
                                          {"Fatal: ", Severity::kFatal},     {"Panic: ", Severity::kPanic}};
+  if (text->empty()) return Severity::kNone;
   for (const Prefix& p : kPrefixes) {
-    if (text->starts_with(p.text)) {
+    if (HasPrefix(*text, p.text)) {
       text->remove_prefix(p.text.size());
       return p.severity;
     }
@@ -682,7 +734,7 @@ Kind ClassifyLoginProcess(string_view base, string_view text, Event* e) {
   static constexpr string_view kFailures[] = {"Disconnected", "Aborted login", "Login aborted"};
   if (!StartsWithAny(text, kFailures)) return Kind::kUnparsed;
   // The reason comes before the user's fields (login_log_format "%$: %s").
-  const string_view reason = text.substr(0, text.find("): user=<") + 1);
+  const string_view reason = text.substr(0, Find(text, "): user=<") + 1);
   if (Contains(reason, "(auth failed, ")) {
     e->login_failure = LoginFailure::kAuthFailed;
   } else if (Contains(reason, "(no auth attempts")) {
@@ -701,7 +753,7 @@ Kind ClassifyLoginProcess(string_view base, string_view text, Event* e) {
 // ("pam_authenticate() failed: %s (Password mismatch?)"), after the
 // "passdb(user,rip[,<session>]): " prefix.
 Kind ClassifyAuth(string_view text, Event* e) {
-  const size_t p = text.find("): ");
+  const size_t p = Find(text, "): ");
   if (p == npos) return Kind::kUnparsed;
   const string_view what = text.substr(p + 3);
   if (what.starts_with("unknown user")) {
@@ -720,27 +772,25 @@ Kind ClassifyAuth(string_view text, Event* e) {
 // deliver_log_format's "msgid=%m: "), Pigeonhole sieve-actions.c ("stored
 // mail into mailbox %s", "failed to store into mailbox %s: %s"); quota
 // plugin quota.c "Quota exceeded (mailbox for user is full)",
-// lib-storage MAIL_ERRSTR_NO_QUOTA "Not enough disk quota". The last marker
-// wins: the msgid before it is the sender's text.
+// lib-storage MAIL_ERRSTR_NO_QUOTA "Not enough disk quota". The msgid is the
+// sender's text: the result is what follows its last ">: ".
 Kind ClassifyDelivery(string_view text, Event* e) {
   static constexpr string_view kInfo[] = {"Connect from ", "Disconnect from "};
   if (StartsWithAny(text, kInfo)) return Kind::kInformational;
-  size_t saved_at = text.rfind("saved mail to ");
-  const size_t stored_at = text.rfind("stored mail into mailbox ");
-  if (saved_at == npos || (stored_at != npos && stored_at > saved_at)) saved_at = stored_at;
-  size_t failed_at = text.rfind("save failed to ");
-  const size_t store_failed_at = text.rfind("failed to store into mailbox ");
-  if (failed_at == npos || (store_failed_at != npos && store_failed_at > failed_at)) failed_at = store_failed_at;
-  if (saved_at == npos && failed_at == npos) return Kind::kUnparsed;
-  if (failed_at == npos || (saved_at != npos && saved_at > failed_at)) {
+  // The result follows the last "msgid=<...>: " ("sieve: msgid=<...>: " with Pigeonhole).
+  const size_t id_end = FindLast(text, ">: ");
+  const string_view result = id_end == npos ? text : text.substr(id_end + 3);
+  if (result.starts_with("saved mail to ") || result.starts_with("stored mail into mailbox ")) {
     e->lmtp_status = LmtpStatus::kSaved;
-  } else {
-    const string_view why = text.substr(failed_at);
-    e->lmtp_status = Contains(why, "Quota exceeded") || Contains(why, "Not enough disk quota")
+    return Kind::kDovecotDelivery;
+  }
+  if (result.starts_with("save failed to ") || result.starts_with("failed to store into mailbox ")) {
+    e->lmtp_status = Contains(result, "Quota exceeded") || Contains(result, "Not enough disk quota")
                          ? LmtpStatus::kQuotaExceeded
                          : LmtpStatus::kFailed;
+    return Kind::kDovecotDelivery;
   }
-  return Kind::kDovecotDelivery;
+  return Kind::kUnparsed;
 }
 
 // imap/pop3/managesieve/submission session ends (imap-client.c "Disconnected: %s", "Logged out").
@@ -776,7 +826,7 @@ void ClassifyDovecotProcess(string_view process, string_view text, Event* e) {
 Kind ClassifyOpendkim(string_view m, Event* e) {
   e->family = Family::kOpendkim;
   string_view text = m;
-  if (const size_t colon = m.find(": "); colon != npos && colon <= 64 && m.substr(0, colon).find(' ') == npos) {
+  if (const size_t colon = FindColonSpace(m.substr(0, 66)); colon != npos && m.substr(0, colon).find(' ') == npos) {
     text = m.substr(colon + 2);
   }
   if (text.starts_with("DKIM-Signature field added")) return Kind::kDkimSignature;
@@ -788,7 +838,7 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
                                       {"bad signature data", DkimResult::kFail},
                                       {"no signature data", DkimResult::kNone}};
   for (const Shape& s : kVerify) {
-    if (text.starts_with(s.prefix)) {
+    if (!text.empty() && HasPrefix(text, s.prefix)) {
       e->dkim_result = s.result;
       return Kind::kDkimVerification;
     }
@@ -896,7 +946,7 @@ Event Classify(std::string_view program, std::string_view message, bool has_host
   }
   if (program == "dovecot") {
     // syslog: "imap-login: Login: ...", the process prefix inside the message.
-    const size_t colon = message.find(": ");
+    const size_t colon = FindColonSpace(message);
     const string_view process = colon == npos ? string_view() : message.substr(0, colon);
     if (process.empty() || process.find(' ') != npos) {
       e.family = Family::kDovecot;
@@ -916,7 +966,5 @@ Event Classify(std::string_view program, std::string_view message, bool has_host
   }
   return e;  // kIgnored
 }
-
-Event Classify(const parse::SyslogLine& line) { return Classify(line.program, line.message, !line.host.empty()); }
 
 }  // namespace mailstack::maillog

@@ -237,13 +237,15 @@ struct Event {
   DkimError dkim_error = DkimError::kOther;
 };
 
-// Classifies a parsed line.
-Event Classify(const parse::SyslogLine& line);
-
 // Classifies a message given its program name; `has_host` false selects the
 // host-less shapes (Dovecot's own log file names the process as the tag:
 // "imap-login: Info: ...").
 Event Classify(std::string_view program, std::string_view message, bool has_host);
+
+// Classifies a parsed line.
+inline Event Classify(const parse::SyslogLine& line) {
+  return Classify(line.program, line.message, !line.host.empty());
+}
 
 std::string_view KindName(Kind k);
 

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mailstack::parse {
 namespace {
 
@@ -43,14 +47,61 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   return len;
 }
 
+// True when all n bytes are in 0x01..0x7F. With SSE2, 32 bytes a step and
+// one test at the end (a byte's high bit, or its equality with zero, marks it);
+// the last partial block is the line's last 16 bytes, overlapping.
+bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i acc = zero;
+    auto block = [&](const unsigned char* q) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      return _mm_or_si128(v, _mm_cmpeq_epi8(v, zero));
+    };
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) acc = _mm_or_si128(acc, _mm_or_si128(block(p + i), block(p + i + 16)));
+    if (i + 16 <= n) {
+      acc = _mm_or_si128(acc, block(p + i));
+      i += 16;
+    }
+    if (i < n) acc = _mm_or_si128(acc, block(p + n - 16));
+    return _mm_movemask_epi8(acc) == 0;
+  }
+#endif
+  uint64_t bad = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    bad |= (w - 0x0101010101010101ull) | w;
+  }
+  for (; i < n; ++i) bad |= (p[i] == 0 || p[i] >= 0x80) ? 0x80 : 0;
+  return (bad & 0x8080808080808080ull) == 0;
+}
+
 // Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0 otherwise.
 int Month(const char* s) {
-  static constexpr char kNames[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  for (int m = 0; m < 12; ++m) {
-    const char* n = kNames + 3 * m;
-    if (s[0] == n[0] && s[1] == n[1] && s[2] == n[2]) return m + 1;
+  const uint32_t key = static_cast<uint32_t>(static_cast<unsigned char>(s[0])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(s[1])) << 8 | static_cast<unsigned char>(s[2]);
+  constexpr auto k = [](const char(&n)[4]) {
+    return static_cast<uint32_t>(n[0]) << 16 | static_cast<uint32_t>(n[1]) << 8 | static_cast<uint32_t>(n[2]);
+  };
+  switch (key) {
+    case k("Jan"): return 1;
+    case k("Feb"): return 2;
+    case k("Mar"): return 3;
+    case k("Apr"): return 4;
+    case k("May"): return 5;
+    case k("Jun"): return 6;
+    case k("Jul"): return 7;
+    case k("Aug"): return 8;
+    case k("Sep"): return 9;
+    case k("Oct"): return 10;
+    case k("Nov"): return 11;
+    case k("Dec"): return 12;
+    default: return 0;
   }
-  return 0;
 }
 
 struct Clock {
@@ -75,25 +126,6 @@ bool ValidDay(int year, int month, int day) {
 
 int64_t SecondsOfDay(const Clock& c) { return c.hour * 3600 + c.minute * 60 + c.second; }
 
-// The year of a year-less local date and time, see ParseSyslogLine.
-int64_t InferYear(int month, int day, int64_t local_seconds_of_day, const TimeContext& tc) {
-  const int64_t now_local = tc.now_unix + tc.utc_offset_seconds;
-  // Year of now_local (civil_from_days, H. Hinnant's algorithm, year part).
-  const int64_t z = (now_local >= 0 ? now_local : now_local - (kDay - 1)) / kDay + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t now_month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (now_month <= 2 ? 1 : 0);
-
-  auto local = [&](int64_t y) { return DaysFromCivil(y, month, day) * kDay + local_seconds_of_day; };
-  if (local(year) > now_local + kDay) return year - 1;
-  if (local(year + 1) <= now_local + kDay) return year + 1;
-  return year;
-}
-
 // "Mmm dd HH:MM:SS " (space- or zero-padded day). Returns the bytes used
 // (including the trailing space), 0 if it is not one.
 size_t ParseTraditional(std::string_view s, const TimeContext& tc, SyslogLine* out) {
@@ -110,9 +142,7 @@ size_t ParseTraditional(std::string_view s, const TimeContext& tc, SyslogLine* o
   }
   Clock c;
   if (!ParseClock(s.data() + 7, &c) || !ValidDay(2000, month, day)) return 0;  // 2000: a leap year, Feb 29 passes
-  const int64_t sod = SecondsOfDay(c);
-  const int64_t year = InferYear(month, day, sod, tc);
-  out->unix_seconds = DaysFromCivil(year, month, day) * kDay + sod - tc.utc_offset_seconds;
+  out->unix_seconds = tc.Resolve(month, day, SecondsOfDay(c));
   out->nanoseconds = 0;
   return 16;
 }
@@ -170,27 +200,53 @@ bool SplitTag(std::string_view tag, SyslogLine* out) {
   out->has_pid = false;
   out->pid = 0;
   if (tag.back() == ']') {
-    const size_t open = tag.rfind('[');
-    if (open == std::string_view::npos || open == 0) return false;
-    const std::string_view digits = tag.substr(open + 1, tag.size() - open - 2);
-    if (digits.empty() || digits.size() > 9) return false;
-    uint32_t pid = 0;
-    for (char c : digits) {
-      if (!IsDigit(c)) return false;
-      pid = pid * 10 + Digit(c);
+    // "[pid]": digits read backwards from the ']'.
+    size_t i = tag.size() - 1;
+    uint32_t pid = 0, scale = 1;
+    while (i > 0 && IsDigit(tag[i - 1]) && tag.size() - i <= 9) {
+      --i;
+      pid += static_cast<uint32_t>(Digit(tag[i])) * scale;
+      scale *= 10;
     }
+    if (i < 2 || i == tag.size() - 1 || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
     out->has_pid = true;
     out->pid = pid;
-    tag = tag.substr(0, open);
+    tag = tag.substr(0, i - 1);
   }
-  if (tag.find_first_of("[]") != std::string_view::npos) return false;
+  // "x[1][2]": a tag holds one [pid].
+  if (tag.back() == ']') return false;
   out->program = tag;
   return true;
 }
 
+// The offsets of the first two spaces of s (npos when missing). With SSE2 and
+// 48 bytes at hand, one mask of the spaces among them (host and tag are
+// rarely longer); otherwise memchr.
+void FirstTwoSpaces(std::string_view s, size_t* first, size_t* second) {
+#if defined(__SSE2__)
+  if (s.size() >= 48) {
+    const __m128i space = _mm_set1_epi8(' ');
+    uint64_t mask = 0;
+    for (int k = 0; k < 3; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + 16 * k));
+      mask |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
+    }
+    if (mask != 0) {
+      *first = static_cast<size_t>(__builtin_ctzll(mask));
+      mask &= mask - 1;
+      *second = mask != 0 ? static_cast<size_t>(__builtin_ctzll(mask)) : s.find(' ', 48);
+      return;
+    }
+  }
+#endif
+  *first = s.find(' ');
+  *second = *first == std::string_view::npos ? std::string_view::npos : s.find(' ', *first + 1);
+}
+
 // After the timestamp: "[host ]tag: message".
 SyslogStatus ParseHeader(std::string_view rest, SyslogLine* out) {
-  size_t sp = rest.find(' ');
+  size_t sp, sp2;
+  FirstTwoSpaces(rest, &sp, &sp2);
   std::string_view first = rest.substr(0, sp);
   if (first.empty()) return SyslogStatus::kBadHeader;
   if (first.back() == ':') {  // no host: the tag's colon ends the first word
@@ -198,10 +254,9 @@ SyslogStatus ParseHeader(std::string_view rest, SyslogLine* out) {
   } else {
     if (first.size() > kMaxHostBytes || sp == std::string_view::npos) return SyslogStatus::kBadHeader;
     out->host = first;
-    rest.remove_prefix(sp + 1);
-    sp = rest.find(' ');
-    first = rest.substr(0, sp);
+    first = rest.substr(sp + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp - 1);
     if (first.size() < 2 || first.back() != ':') return SyslogStatus::kBadHeader;
+    sp = sp2;
   }
   if (!SplitTag(first.substr(0, first.size() - 1), out)) return SyslogStatus::kBadHeader;
   out->message = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
@@ -223,14 +278,20 @@ std::string_view SyslogStatusName(SyslogStatus s) {
   return "unknown";
 }
 
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
-  // H. Hinnant's days_from_civil.
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t yoe = year - era * 400;
-  const int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+int64_t TimeContext::Resolve(int month, int day, int64_t seconds_of_day) const {
+  // Days before the month in a common year.
+  static constexpr int kBefore[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  auto local = [&](int i) {
+    const int64_t doy = kBefore[month] + day - 1 + (leap_[i] && month > 2 ? 1 : 0);
+    return (jan1_[i] + doy) * kDay + seconds_of_day;
+  };
+  int64_t t = local(1);
+  if (t > now_local_ + kDay) {
+    t = local(0);  // a December line read in January
+  } else if (month == 1 && local(2) <= now_local_ + kDay) {
+    t = local(2);  // a January 1st line read on December 31st
+  }
+  return t - offset_;
 }
 
 SyslogStatus CheckLineBytes(std::string_view line) {
@@ -238,6 +299,7 @@ SyslogStatus CheckLineBytes(std::string_view line) {
   if (line.empty()) return SyslogStatus::kEmpty;
   const auto* p = reinterpret_cast<const unsigned char*>(line.data());
   const auto* const end = p + line.size();
+  if (AllAsciiWithoutNul(p, line.size())) return SyslogStatus::kOk;  // the common case, without a branch per byte
   while (p < end) {
     // Eight bytes at a time while they are all in 0x01..0x7F: (w - 0x01..) | w
     // has a byte's high bit set iff that byte is 0 or >= 0x80 (a borrow only

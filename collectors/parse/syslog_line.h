@@ -41,13 +41,51 @@ enum class TimestampFormat : uint8_t {
   kRfc3339,          // "2026-12-04T18:35:04.123456+01:00"
 };
 
+// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12; H. Hinnant's days_from_civil).
+constexpr int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t yoe = year - era * 400;
+  const int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 // What a year-less timestamp needs to become a Unix time: the reference
 // "now" (the reader's clock) and the UTC offset of the log's local time
 // (tm_gmtoff of localtime_r at the time of reading; a line written before a
-// DST switch and read after it is one hour off; RFC 3339 lines carry their own).
-struct TimeContext {
-  int64_t now_unix = 0;
-  int32_t utc_offset_seconds = 0;
+// DST switch and read after it is one hour off; RFC 3339 lines carry their
+// own). Built once per batch of lines: it precomputes the local year of now
+// and the first days of the years around it, so a line costs no calendar
+// arithmetic.
+class TimeContext {
+ public:
+  constexpr TimeContext() : TimeContext(0, 0) {}
+  constexpr TimeContext(int64_t now_unix, int32_t utc_offset_seconds)
+      : now_unix_(now_unix), now_local_(now_unix + utc_offset_seconds), offset_(utc_offset_seconds) {
+    // The year of now_local: the civil year of its day (civil_from_days' year part).
+    const int64_t days = (now_local_ >= 0 ? now_local_ : now_local_ - 86399) / 86400;
+    int64_t y = (days * 400) / 146097 + 1970;  // close; corrected below
+    while (DaysFromCivil(y, 1, 1) > days) --y;
+    while (DaysFromCivil(y + 1, 1, 1) <= days) ++y;
+    year_ = y;
+    for (int i = 0; i < 3; ++i) {
+      const int64_t yy = y - 1 + i;
+      jan1_[i] = DaysFromCivil(yy, 1, 1);
+      leap_[i] = (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0;
+    }
+  }
+  constexpr int64_t now_unix() const { return now_unix_; }
+  constexpr int32_t utc_offset_seconds() const { return offset_; }
+  // Unix time of a year-less local date and time (month 1..12), the year inferred as ParseSyslogLine says.
+  int64_t Resolve(int month, int day, int64_t seconds_of_day) const;
+
+ private:
+  int64_t now_unix_, now_local_;
+  int32_t offset_;
+  int64_t year_ = 1970;
+  int64_t jan1_[3] = {};  // days of Jan 1st of year_-1, year_, year_+1
+  bool leap_[3] = {};
 };
 
 struct SyslogLine {
@@ -76,8 +114,5 @@ SyslogStatus ParseSyslogLine(std::string_view line, const TimeContext& tc, Syslo
 // Whole-line checks that ParseSyslogLine does first (exposed for tests and
 // for readers that want them alone): kOk, kEmpty, kTooLong, kNulByte or kInvalidUtf8.
 SyslogStatus CheckLineBytes(std::string_view line);
-
-// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12); exposed for tests.
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 
 }  // namespace mailstack::parse

@@ -77,13 +77,15 @@ void OneLine(std::string_view line, const parse::TimeContext& tc) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  parse::TimeContext tc{1796409600, 0};
+  int64_t now = 1796409600;
+  int32_t offset = 0;
   if (in.size() >= 4) {
     uint32_t seed;
     std::memcpy(&seed, in.data(), 4);
-    tc.now_unix += static_cast<int64_t>(seed % (800u * 86400u)) - 400 * 86400;  // +-400 days
-    tc.utc_offset_seconds = static_cast<int32_t>(seed % 97) * 900 - 12 * 3600;  // -12h .. +12h
+    now += static_cast<int64_t>(seed % (800u * 86400u)) - 400 * 86400;  // +-400 days
+    offset = static_cast<int32_t>(seed % 97) * 900 - 12 * 3600;         // -12h .. +12h
   }
+  const parse::TimeContext tc(now, offset);
   for (size_t start = 0; start <= in.size();) {
     size_t nl = in.find('\n', start);
     if (nl == std::string_view::npos) nl = in.size();
