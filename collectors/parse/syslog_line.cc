@@ -111,10 +111,14 @@ struct Clock {
 // "HH:MM:SS" at s (8 bytes available); false when it is not a time of day.
 bool ParseClock(const char* s, Clock* c) {
   if (s[2] != ':' || s[5] != ':') return false;
-  c->hour = TwoDigits(s);
-  c->minute = TwoDigits(s + 3);
-  c->second = TwoDigits(s + 6);
-  return c->hour >= 0 && c->hour < 24 && c->minute >= 0 && c->minute < 60 && c->second >= 0 && c->second <= 60;
+  const unsigned d[6] = {static_cast<unsigned>(s[0] - '0'), static_cast<unsigned>(s[1] - '0'),
+                         static_cast<unsigned>(s[3] - '0'), static_cast<unsigned>(s[4] - '0'),
+                         static_cast<unsigned>(s[6] - '0'), static_cast<unsigned>(s[7] - '0')};
+  if (d[0] > 2 || d[1] > 9 || d[2] > 5 || d[3] > 9 || d[4] > 6 || d[5] > 9) return false;
+  c->hour = static_cast<int>(d[0] * 10 + d[1]);
+  c->minute = static_cast<int>(d[2] * 10 + d[3]);
+  c->second = static_cast<int>(d[4] * 10 + d[5]);
+  return c->hour < 24 && c->second <= 60;
 }
 
 bool ValidDay(int year, int month, int day) {
@@ -200,15 +204,14 @@ bool SplitTag(std::string_view tag, SyslogLine* out) {
   out->has_pid = false;
   out->pid = 0;
   if (tag.back() == ']') {
-    // "[pid]": digits read backwards from the ']'.
-    size_t i = tag.size() - 1;
-    uint32_t pid = 0, scale = 1;
-    while (i > 0 && IsDigit(tag[i - 1]) && tag.size() - i <= 9) {
-      --i;
-      pid += static_cast<uint32_t>(Digit(tag[i])) * scale;
-      scale *= 10;
-    }
-    if (i < 2 || i == tag.size() - 1 || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
+    // "[pid]": up to 9 digits before the ']'.
+    const size_t close = tag.size() - 1;
+    const size_t lowest = close > 9 ? close - 9 : 0;
+    size_t i = close;
+    while (i > lowest && IsDigit(tag[i - 1])) --i;
+    if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
+    uint32_t pid = 0;
+    for (size_t k = i; k < close; ++k) pid = pid * 10 + static_cast<uint32_t>(Digit(tag[k]));
     out->has_pid = true;
     out->pid = pid;
     tag = tag.substr(0, i - 1);

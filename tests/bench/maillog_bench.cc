@@ -245,15 +245,16 @@ void BM_FindStatusSent(benchmark::State& state) {
 BENCHMARK(BM_FindStatusSent)->Unit(benchmark::kMillisecond);
 
 int Replay(const std::string& path, bool read_only) {
-  std::string data;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[1 << 16];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) data.append(buf, n);
-    std::fclose(f);
-  } else {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
     std::fprintf(stderr, "cannot open %s\n", path.c_str());
     return 2;
   }
+  std::fseek(f, 0, SEEK_END);
+  std::string data(static_cast<size_t>(std::ftell(f)), '\0');
+  std::fseek(f, 0, SEEK_SET);
+  data.resize(std::fread(data.data(), 1, data.size(), f));
+  std::fclose(f);
   const auto start = std::chrono::steady_clock::now();
   Counts c;
   uint64_t lines = 0, bytes = 0;
