@@ -280,7 +280,8 @@ RejectReason ClassifyRejectText(string_view text, const Dsn& dsn) {
   }
   if (Contains(text, "blocked using ")) return RejectReason::kRbl;
   if (Contains(text, "Relay access denied")) return RejectReason::kRelay;
-  // reject_plaintext_session; smtpd.c "530 5.7.0 Must issue a STARTTLS command first"
+  // smtpd_check.c reject_plaintext_session; smtpd.c's "530 5.7.0 Must issue a STARTTLS command first" is a
+  // reply, not a reject line, but policy servers' texts repeat it
   if (Contains(text, "Session encryption is required") || Contains(text, "Must issue a STARTTLS command first")) {
     return RejectReason::kTlsRequired;
   }
