@@ -226,7 +226,11 @@ Severity PostfixSeverity(string_view* m) {
                                          {"error: ", Severity::kError},
                                          {"fatal: ", Severity::kFatal},
                                          {"panic: ", Severity::kPanic}};
-  if (m->empty()) return Severity::kNone;
+  // Most messages start with a queue id or another word: one test rules them out.
+  if (m->empty() || (*m)[0] < 'e' || (*m)[0] > 'w' ||
+      ((*m)[0] != 'w' && (*m)[0] != 'e' && (*m)[0] != 'f' && (*m)[0] != 'p')) {
+    return Severity::kNone;
+  }
   for (const Prefix& p : kPrefixes) {
     if (HasPrefix(*m, p.text)) {
       m->remove_prefix(p.text.size());
@@ -248,7 +252,7 @@ bool ParseTlsSummary(string_view m, string_view direction, TlsTrust* trust) {
                                     {"Verified ", TlsTrust::kVerified},
                                     {"Trusted ", TlsTrust::kTrusted},
                                     {"Untrusted ", TlsTrust::kUntrusted}};
-  if (m.empty()) return false;
+  if (m.size() < 20 || (m[0] != 'A' && m[0] != 'V' && m[0] != 'T' && m[0] != 'U')) return false;
   for (const Word& w : kWords) {
     if (!HasPrefix(m, w.text)) continue;
     m.remove_prefix(w.text.size());
