@@ -2,10 +2,12 @@
 // catching-up case: start_at: beginning, or a burst): lines and bytes per
 // second for a 1M-line file of realistic line lengths on tmpfs, with the
 // byte budget of one run. Run: build/tests/bench/tailer_bench
+// (TAILER_BENCH_LINES=N for another size; the smoke test uses 20000).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,13 +21,20 @@ namespace fs = std::filesystem;
 
 const std::string& LogFile() {
   static const std::string* const path = [] {
+    const char* env = std::getenv("TAILER_BENCH_LINES");
+    const long count = env != nullptr ? std::atol(env) : 1000000;
     const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     auto* p = new std::string((base / ("tailer_bench_" + std::to_string(::getpid()) + ".log")).string());
     std::ofstream out(*p);
-    for (int i = 0; i < 1000000; ++i) {
+    for (long i = 0; i < count; ++i) {
       out << "Dec  4 18:36:55 mail postfix/submission/smtpd[29267]: C616710E311: client=localhost[127.0.0.1], "
              "sasl_method=PLAIN, sasl_username=user"
           << i % 97 << "@example.test\n";
+    }
+    out.close();
+    if (!out) {
+      std::fprintf(stderr, "tailer_bench: cannot write %s\n", p->c_str());
+      std::exit(1);
     }
     std::atexit([] { std::remove(LogFile().c_str()); });
     return p;

@@ -1,0 +1,337 @@
+#include "collectors/parse/syslog_line.h"
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace mailstack::parse {
+namespace {
+
+constexpr size_t kMaxHostBytes = 255;
+constexpr size_t kMaxTagBytes = 255;
+constexpr int64_t kDay = 86400;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+int Digit(char c) { return c - '0'; }
+
+// Two ASCII digits at s[0], s[1] (the caller checked the length), -1 otherwise.
+int TwoDigits(const char* s) { return IsDigit(s[0]) && IsDigit(s[1]) ? Digit(s[0]) * 10 + Digit(s[1]) : -1; }
+
+// The length of the valid UTF-8 sequence starting with a byte >= 0x80 at p
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), 0 if
+// it is not one.
+size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
+  }
+  if (static_cast<size_t>(end - p) < len) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  }
+  return len;
+}
+
+// True when all n bytes are in 0x01..0x7F. With SSE2, 32 bytes a step and
+// one test at the end (a byte's high bit, or its equality with zero, marks it);
+// the last partial block is the line's last 16 bytes, overlapping.
+bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i acc = zero;
+    auto block = [&](const unsigned char* q) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      return _mm_or_si128(v, _mm_cmpeq_epi8(v, zero));
+    };
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) acc = _mm_or_si128(acc, _mm_or_si128(block(p + i), block(p + i + 16)));
+    if (i + 16 <= n) {
+      acc = _mm_or_si128(acc, block(p + i));
+      i += 16;
+    }
+    if (i < n) acc = _mm_or_si128(acc, block(p + n - 16));
+    return _mm_movemask_epi8(acc) == 0;
+  }
+#endif
+  uint64_t bad = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    bad |= (w - 0x0101010101010101ull) | w;
+  }
+  for (; i < n; ++i) bad |= (p[i] == 0 || p[i] >= 0x80) ? 0x80 : 0;
+  return (bad & 0x8080808080808080ull) == 0;
+}
+
+// Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0 otherwise.
+int Month(const char* s) {
+  const uint32_t key = static_cast<uint32_t>(static_cast<unsigned char>(s[0])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(s[1])) << 8 | static_cast<unsigned char>(s[2]);
+  constexpr auto k = [](const char(&n)[4]) {
+    return static_cast<uint32_t>(n[0]) << 16 | static_cast<uint32_t>(n[1]) << 8 | static_cast<uint32_t>(n[2]);
+  };
+  switch (key) {
+    case k("Jan"): return 1;
+    case k("Feb"): return 2;
+    case k("Mar"): return 3;
+    case k("Apr"): return 4;
+    case k("May"): return 5;
+    case k("Jun"): return 6;
+    case k("Jul"): return 7;
+    case k("Aug"): return 8;
+    case k("Sep"): return 9;
+    case k("Oct"): return 10;
+    case k("Nov"): return 11;
+    case k("Dec"): return 12;
+    default: return 0;
+  }
+}
+
+struct Clock {
+  int hour = 0, minute = 0, second = 0;
+};
+
+// "HH:MM:SS" at s (8 bytes available); false when it is not a time of day.
+bool ParseClock(const char* s, Clock* c) {
+  if (s[2] != ':' || s[5] != ':') return false;
+  const unsigned d[6] = {static_cast<unsigned>(s[0] - '0'), static_cast<unsigned>(s[1] - '0'),
+                         static_cast<unsigned>(s[3] - '0'), static_cast<unsigned>(s[4] - '0'),
+                         static_cast<unsigned>(s[6] - '0'), static_cast<unsigned>(s[7] - '0')};
+  if (d[0] > 2 || d[1] > 9 || d[2] > 5 || d[3] > 9 || d[4] > 6 || d[5] > 9) return false;
+  c->hour = static_cast<int>(d[0] * 10 + d[1]);
+  c->minute = static_cast<int>(d[2] * 10 + d[3]);
+  c->second = static_cast<int>(d[4] * 10 + d[5]);
+  return c->hour < 24 && c->second <= 60;
+}
+
+bool ValidDay(int year, int month, int day) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day < 1 || day > kDays[month - 1]) return false;
+  if (month == 2 && day == 29) return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return true;
+}
+
+int64_t SecondsOfDay(const Clock& c) { return c.hour * 3600 + c.minute * 60 + c.second; }
+
+// "Mmm dd HH:MM:SS " (space- or zero-padded day). Returns the bytes used
+// (including the trailing space), 0 if it is not one.
+size_t ParseTraditional(std::string_view s, const TimeContext& tc, SyslogLine* out) {
+  if (s.size() < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ') return 0;
+  const int month = Month(s.data());
+  if (month == 0) return 0;
+  int day;
+  if (s[4] == ' ' && IsDigit(s[5])) {
+    day = Digit(s[5]);
+    out->format = TimestampFormat::kTraditional;
+  } else {
+    day = TwoDigits(s.data() + 4);
+    out->format = s[4] == '0' ? TimestampFormat::kZeroPaddedDay : TimestampFormat::kTraditional;
+  }
+  Clock c;
+  if (!ParseClock(s.data() + 7, &c) || !ValidDay(2000, month, day)) return 0;  // 2000: a leap year, Feb 29 passes
+  out->unix_seconds = tc.Resolve(month, day, SecondsOfDay(c));
+  out->nanoseconds = 0;
+  return 16;
+}
+
+// "+HH:MM", "-HH:MM", "Z" at s; seconds east of UTC into *offset; bytes used, 0 if none.
+size_t ParseUtcOffset(std::string_view s, int64_t* offset) {
+  if (!s.empty() && (s[0] == 'Z' || s[0] == 'z')) {
+    *offset = 0;
+    return 1;
+  }
+  if (s.size() < 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':') return 0;
+  const int h = TwoDigits(s.data() + 1), m = TwoDigits(s.data() + 4);
+  if (h < 0 || h > 23 || m < 0 || m > 59) return 0;
+  *offset = (s[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+  return 6;
+}
+
+// "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM) ". Returns the bytes used (including
+// the trailing space), 0 if it is not one.
+size_t ParseRfc3339(std::string_view s, SyslogLine* out) {
+  if (s.size() < 21 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't')) return 0;
+  const int y_hi = TwoDigits(s.data()), y_lo = TwoDigits(s.data() + 2);
+  const int month = TwoDigits(s.data() + 5), day = TwoDigits(s.data() + 8);
+  if (y_hi < 0 || y_lo < 0 || month < 1 || month > 12) return 0;
+  const int year = y_hi * 100 + y_lo;
+  Clock c;
+  if (!ValidDay(year, month, day) || !ParseClock(s.data() + 11, &c)) return 0;
+  size_t i = 19;
+  uint32_t nanos = 0;
+  if (s[i] == '.') {
+    ++i;
+    const size_t first = i;
+    uint32_t scale = 100000000;
+    while (i < s.size() && IsDigit(s[i])) {
+      nanos += Digit(s[i]) * scale;  // digits past the ninth add 0
+      scale /= 10;
+      ++i;
+    }
+    if (i == first) return 0;
+  }
+  int64_t offset = 0;
+  const size_t used = ParseUtcOffset(s.substr(i), &offset);
+  if (used == 0) return 0;
+  i += used;
+  if (i >= s.size() || s[i] != ' ') return 0;
+  out->format = TimestampFormat::kRfc3339;
+  out->unix_seconds = DaysFromCivil(year, month, day) * kDay + SecondsOfDay(c) - offset;
+  out->nanoseconds = nanos;
+  return i + 1;
+}
+
+// "prog[pid]" or "prog" (the tag without its ':').
+bool SplitTag(std::string_view tag, SyslogLine* out) {
+  if (tag.empty() || tag.size() > kMaxTagBytes) return false;
+  out->has_pid = false;
+  out->pid = 0;
+  if (tag.back() == ']') {
+    // "[pid]": up to 9 digits before the ']'.
+    const size_t close = tag.size() - 1;
+    const size_t lowest = close > 9 ? close - 9 : 0;
+    size_t i = close;
+    while (i > lowest && IsDigit(tag[i - 1])) --i;
+    if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
+    uint32_t pid = 0;
+    for (size_t k = i; k < close; ++k) pid = pid * 10 + static_cast<uint32_t>(Digit(tag[k]));
+    out->has_pid = true;
+    out->pid = pid;
+    tag = tag.substr(0, i - 1);
+  }
+  // "x[1][2]": a tag holds one [pid].
+  if (tag.back() == ']') return false;
+  out->program = tag;
+  return true;
+}
+
+// The offsets of the first two spaces of s (npos when missing). With SSE2 and
+// 48 bytes at hand, one mask of the spaces among them (host and tag are
+// rarely longer); otherwise memchr.
+void FirstTwoSpaces(std::string_view s, size_t* first, size_t* second) {
+#if defined(__SSE2__)
+  if (s.size() >= 48) {
+    const __m128i space = _mm_set1_epi8(' ');
+    uint64_t mask = 0;
+    for (int k = 0; k < 3; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + 16 * k));
+      mask |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
+    }
+    if (mask != 0) {
+      *first = static_cast<size_t>(__builtin_ctzll(mask));
+      mask &= mask - 1;
+      *second = mask != 0 ? static_cast<size_t>(__builtin_ctzll(mask)) : s.find(' ', 48);
+      return;
+    }
+  }
+#endif
+  *first = s.find(' ');
+  *second = *first == std::string_view::npos ? std::string_view::npos : s.find(' ', *first + 1);
+}
+
+// After the timestamp: "[host ]tag: message".
+SyslogStatus ParseHeader(std::string_view rest, SyslogLine* out) {
+  size_t sp, sp2;
+  FirstTwoSpaces(rest, &sp, &sp2);
+  std::string_view first = rest.substr(0, sp);
+  if (first.empty()) return SyslogStatus::kBadHeader;
+  if (first.back() == ':') {  // no host: the tag's colon ends the first word
+    out->host = {};
+  } else {
+    if (first.size() > kMaxHostBytes || sp == std::string_view::npos) return SyslogStatus::kBadHeader;
+    out->host = first;
+    first = rest.substr(sp + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp - 1);
+    if (first.size() < 2 || first.back() != ':') return SyslogStatus::kBadHeader;
+    sp = sp2;
+  }
+  if (!SplitTag(first.substr(0, first.size() - 1), out)) return SyslogStatus::kBadHeader;
+  out->message = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+  return SyslogStatus::kOk;
+}
+
+}  // namespace
+
+std::string_view SyslogStatusName(SyslogStatus s) {
+  switch (s) {
+    case SyslogStatus::kOk: return "ok";
+    case SyslogStatus::kEmpty: return "empty";
+    case SyslogStatus::kTooLong: return "too_long";
+    case SyslogStatus::kNulByte: return "nul_byte";
+    case SyslogStatus::kInvalidUtf8: return "invalid_utf8";
+    case SyslogStatus::kBadTimestamp: return "bad_timestamp";
+    case SyslogStatus::kBadHeader: return "bad_header";
+  }
+  return "unknown";
+}
+
+int64_t TimeContext::Resolve(int month, int day, int64_t seconds_of_day) const {
+  // Days before the month in a common year.
+  static constexpr int kBefore[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  auto local = [&](int i) {
+    const int64_t doy = kBefore[month] + day - 1 + (leap_[i] && month > 2 ? 1 : 0);
+    return (jan1_[i] + doy) * kDay + seconds_of_day;
+  };
+  int64_t t = local(1);
+  if (t > now_local_ + kDay) {
+    t = local(0);  // a December line read in January
+  } else if (month == 1 && local(2) <= now_local_ + kDay) {
+    t = local(2);  // a January 1st line read on December 31st
+  }
+  return t - offset_;
+}
+
+SyslogStatus CheckLineBytes(std::string_view line) {
+  if (line.size() > kMaxLogLineBytes) return SyslogStatus::kTooLong;
+  if (line.empty()) return SyslogStatus::kEmpty;
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const auto* const end = p + line.size();
+  if (AllAsciiWithoutNul(p, line.size())) return SyslogStatus::kOk;  // the common case, without a branch per byte
+  while (p < end) {
+    // Eight bytes at a time while they are all in 0x01..0x7F: (w - 0x01..) | w
+    // has a byte's high bit set iff that byte is 0 or >= 0x80 (a borrow only
+    // starts at a zero byte, which is a hit anyway).
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (((w - 0x0101010101010101ull) | w) & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p == end) break;
+    if (*p == 0) return SyslogStatus::kNulByte;
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(p, end);
+    if (len == 0) return SyslogStatus::kInvalidUtf8;
+    p += len;
+  }
+  return SyslogStatus::kOk;
+}
+
+SyslogStatus ParseSyslogLine(std::string_view line, const TimeContext& tc, SyslogLine* out) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (const SyslogStatus s = CheckLineBytes(line); s != SyslogStatus::kOk) return s;
+  size_t used = IsDigit(line[0]) ? ParseRfc3339(line, out) : ParseTraditional(line, tc, out);
+  if (used == 0) return SyslogStatus::kBadTimestamp;
+  return ParseHeader(line.substr(used), out);
+}
+
+}  // namespace mailstack::parse
