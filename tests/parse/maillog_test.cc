@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <fstream>
 #include <map>
 #include <string>
@@ -19,7 +20,15 @@ namespace {
 
 constexpr parse::TimeContext kUtc{1796409600, 0};  // 2026-12-04T18:40:00Z
 
-Event Of(const std::string& line) {
+// What a parse returns points into its line: every line a test parses is
+// kept until the test binary ends.
+const std::string& Keep(const std::string& line) {
+  static std::deque<std::string>* const lines = new std::deque<std::string>;
+  return lines->emplace_back(line);
+}
+
+Event Of(const std::string& line_arg) {
+  const std::string& line = Keep(line_arg);
   parse::SyslogLine l;
   const parse::SyslogStatus s = parse::ParseSyslogLine(line, kUtc, &l);
   EXPECT_EQ(s, parse::SyslogStatus::kOk) << parse::SyslogStatusName(s) << ": " << line;

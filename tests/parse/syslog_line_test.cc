@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <string>
 
 namespace mailstack::parse {
@@ -18,7 +19,15 @@ int64_t Utc(int64_t y, unsigned mo, unsigned d, int h, int mi, int s) {
   return DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 }
 
-SyslogLine MustParse(const std::string& line, const TimeContext& tc = kUtc) {
+// What a parse returns points into its line: every line a test parses is
+// kept until the test binary ends.
+const std::string& Keep(const std::string& line) {
+  static std::deque<std::string>* const lines = new std::deque<std::string>;
+  return lines->emplace_back(line);
+}
+
+SyslogLine MustParse(const std::string& line_arg, const TimeContext& tc = kUtc) {
+  const std::string& line = Keep(line_arg);
   SyslogLine out;
   const SyslogStatus s = ParseSyslogLine(line, tc, &out);
   EXPECT_EQ(s, SyslogStatus::kOk) << SyslogStatusName(s) << ": " << line;
