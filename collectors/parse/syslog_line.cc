@@ -1,5 +1,6 @@
 #include "collectors/parse/syslog_line.h"
 
+#include <bit>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -47,26 +48,22 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   return len;
 }
 
-// True when all n bytes are in 0x01..0x7F. With SSE2, 32 bytes a step and
-// one test at the end (a byte's high bit, or its equality with zero, marks it);
-// the last partial block is the line's last 16 bytes, overlapping.
+// True when all n bytes are in 0x01..0x7F. With SSE2, 32 bytes a step: such a
+// byte is greater than zero as a signed byte, so the AND of the comparisons is
+// all ones iff every byte is; the line's last 16 bytes (overlapping) cover the
+// rest.
 bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
 #if defined(__SSE2__)
   if (n >= 16) {
     const __m128i zero = _mm_setzero_si128();
-    __m128i acc = zero;
-    auto block = [&](const unsigned char* q) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-      return _mm_or_si128(v, _mm_cmpeq_epi8(v, zero));
+    auto good = [&](const unsigned char* q) {
+      return _mm_cmpgt_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), zero);
     };
+    __m128i acc = good(p + n - 16);
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) acc = _mm_or_si128(acc, _mm_or_si128(block(p + i), block(p + i + 16)));
-    if (i + 16 <= n) {
-      acc = _mm_or_si128(acc, block(p + i));
-      i += 16;
-    }
-    if (i < n) acc = _mm_or_si128(acc, block(p + n - 16));
-    return _mm_movemask_epi8(acc) == 0;
+    for (; i + 32 <= n; i += 32) acc = _mm_and_si128(acc, _mm_and_si128(good(p + i), good(p + i + 16)));
+    if (i + 16 <= n) acc = _mm_and_si128(acc, good(p + i));
+    return _mm_movemask_epi8(acc) == 0xFFFF;
   }
 #endif
   uint64_t bad = 0;
@@ -109,16 +106,20 @@ struct Clock {
 };
 
 // "HH:MM:SS" at s (8 bytes available); false when it is not a time of day.
-bool ParseClock(const char* s, Clock* c) {
-  if (s[2] != ':' || s[5] != ':') return false;
-  const unsigned d[6] = {static_cast<unsigned>(s[0] - '0'), static_cast<unsigned>(s[1] - '0'),
-                         static_cast<unsigned>(s[3] - '0'), static_cast<unsigned>(s[4] - '0'),
-                         static_cast<unsigned>(s[6] - '0'), static_cast<unsigned>(s[7] - '0')};
-  if (d[0] > 2 || d[1] > 9 || d[2] > 5 || d[3] > 9 || d[4] > 6 || d[5] > 9) return false;
-  c->hour = static_cast<int>(d[0] * 10 + d[1]);
-  c->minute = static_cast<int>(d[2] * 10 + d[3]);
-  c->second = static_cast<int>(d[4] * 10 + d[5]);
-  return c->hour < 24 && c->second <= 60;
+// One 8-byte word: XOR with "00:00:00" leaves the digits' values and zero
+// colons; a digit byte is then at most 9 (no high nibble, no carry when 6 is
+// added), a colon byte exactly 0.
+inline bool ParseClock(const char* s, Clock* c) {
+  uint64_t w;
+  std::memcpy(&w, s, 8);
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+  const uint64_t x = w ^ 0x30303A30303A3030ull;  // little-endian "00:00:00"
+  if ((x & 0xF0F0FFF0F0FFF0F0ull) != 0 || ((x + 0x0606000606000606ull) & 0xF0F0F0F0F0F0F0F0ull) != 0) return false;
+  auto byte = [x](int k) { return static_cast<int>((x >> (8 * k)) & 0xFF); };
+  c->hour = byte(0) * 10 + byte(1);
+  c->minute = byte(3) * 10 + byte(4);
+  c->second = byte(6) * 10 + byte(7);
+  return c->hour < 24 && c->minute < 60 && c->second <= 60;
 }
 
 bool ValidDay(int year, int month, int day) {
@@ -208,10 +209,13 @@ bool SplitTag(std::string_view tag, SyslogLine* out) {
     const size_t close = tag.size() - 1;
     const size_t lowest = close > 9 ? close - 9 : 0;
     size_t i = close;
-    while (i > lowest && IsDigit(tag[i - 1])) --i;
+    uint32_t pid = 0, scale = 1;  // the digits read backwards, in the same pass
+    while (i > lowest && IsDigit(tag[i - 1])) {
+      pid += static_cast<uint32_t>(Digit(tag[i - 1])) * scale;
+      scale *= 10;  // wraps after the ninth digit, unused then
+      --i;
+    }
     if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
-    uint32_t pid = 0;
-    for (size_t k = i; k < close; ++k) pid = pid * 10 + static_cast<uint32_t>(Digit(tag[k]));
     out->has_pid = true;
     out->pid = pid;
     tag = tag.substr(0, i - 1);
