@@ -4,14 +4,30 @@
 #include <cstring>
 #include <span>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mailstack::maillog {
 namespace {
 
 using std::string_view;
 constexpr size_t npos = string_view::npos;
 
+// s starts with the literal p: a compare of constant size, which the compiler
+// inlines (string_view::starts_with compares min(size, N) bytes by a call).
+template <size_t N>
+inline bool Starts(string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data(), p, N - 1) == 0;
+}
+template <size_t N>
+inline bool Ends(string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data() + s.size() - (N - 1), p, N - 1) == 0;
+}
+
 // string_view::find(needle) of libstdc++ 12 compares at every position;
-// this one lets memchr find the candidates for the first byte.
+// this one lets memchr find the candidates for the first byte (tables of
+// needles; literals take the overload below).
 size_t Find(string_view s, string_view needle, size_t pos = 0) {
   const size_t n = needle.size();
   if (n == 0) return pos <= s.size() ? pos : npos;
@@ -23,6 +39,57 @@ size_t Find(string_view s, string_view needle, size_t pos = 0) {
     ++pos;
   }
   return npos;
+}
+
+// A literal needle of at least two bytes, inlined: its first and last bytes
+// and the compare of the bytes between are constants. With SSE2, 16
+// candidate positions a step whose first and last bytes both match (W. Mula's
+// generic SIMD search: few false candidates even for ", " needles), the last
+// partial step overlapping; a plain loop on the same two bytes otherwise.
+template <size_t N>
+[[gnu::always_inline]] inline size_t Find(string_view s, const char (&needle)[N], size_t pos = 0) {
+  constexpr size_t n = N - 1;
+  static_assert(n >= 2);
+  if (pos >= s.size() || s.size() - pos < n) return npos;
+  const char* const d = s.data();
+  const size_t end = s.size() - n + 1;  // one past the last candidate position
+  auto verify = [&](size_t p) { return std::memcmp(d + p + 1, needle + 1, n - 2) == 0; };
+#if defined(__SSE2__)
+  if (end - pos >= 16) {
+    const __m128i vf = _mm_set1_epi8(needle[0]), vl = _mm_set1_epi8(needle[n - 1]);
+    auto candidates = [&](size_t p) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + p));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + p + n - 1));
+      return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, vf), _mm_cmpeq_epi8(b, vl))));
+    };
+    while (pos < end) {
+      size_t at = pos;
+      unsigned mask;
+      if (end - pos >= 16) {
+        mask = candidates(pos);
+        pos += 16;
+      } else {
+        at = end - 16;  // overlapping: drop the positions already seen
+        mask = candidates(at) & (~0u << (pos - at));
+        pos = end;
+      }
+      for (; mask != 0; mask &= mask - 1) {
+        const size_t p = at + static_cast<size_t>(__builtin_ctz(mask));
+        if (verify(p)) return p;
+      }
+    }
+    return npos;
+  }
+#endif
+  for (; pos < end; ++pos) {
+    if (d[pos] == needle[0] && d[pos + n - 1] == needle[n - 1] && verify(pos)) return pos;
+  }
+  return npos;
+}
+
+template <size_t N>
+[[gnu::always_inline]] inline bool Contains(string_view s, const char (&needle)[N]) {
+  return Find(s, needle) != npos;
 }
 
 bool Contains(string_view s, string_view needle) { return Find(s, needle) != npos; }
@@ -59,7 +126,8 @@ bool ContainsAny(string_view s, std::span<const string_view> needles) {
 
 // The last occurrence of needle (forward searches: string_view::rfind
 // compares at every position).
-size_t FindLast(string_view s, string_view needle) {
+template <size_t N>
+size_t FindLast(string_view s, const char (&needle)[N]) {
   size_t last = npos;
   for (size_t p = Find(s, needle); p != npos; p = Find(s, needle, p + 1)) last = p;
   return last;
@@ -209,7 +277,7 @@ bool SplitPostfixProgram(string_view program, Event* e) {
       break;
     }
   }
-  if (!known && !instance.starts_with("postfix")) return false;
+  if (!known && !Starts(instance, "postfix")) return false;
   e->family = Family::kPostfix;
   e->instance = instance;
   e->service = first == last ? daemon : program.substr(first + 1, last - first - 1);
@@ -256,11 +324,11 @@ bool ParseTlsSummary(string_view m, string_view direction, TlsTrust* trust) {
   for (const Word& w : kWords) {
     if (!HasPrefix(m, w.text)) continue;
     m.remove_prefix(w.text.size());
-    if (!m.starts_with("TLS connection ")) return false;
+    if (!Starts(m, "TLS connection ")) return false;
     m.remove_prefix(15);
-    if (m.starts_with("established ")) {
+    if (Starts(m, "established ")) {
       m.remove_prefix(12);
-    } else if (m.starts_with("reused ")) {
+    } else if (Starts(m, "reused ")) {
       m.remove_prefix(7);
     } else {
       return false;
@@ -291,17 +359,17 @@ RejectReason ClassifyRejectText(string_view text, const Dsn& dsn) {
   }
   // check_message_size "552 5.3.4 Message size exceeds fixed limit"
   if (Contains(text, "Message size exceeds") || (dsn.subject == 3 && dsn.detail == 4)) return RejectReason::kSize;
-  if (text.starts_with("Helo command rejected: ")) return RejectReason::kHelo;
+  if (Starts(text, "Helo command rejected: ")) return RejectReason::kHelo;
   // reject_unknown_reverse_name / reject_unknown_client
-  if (text.starts_with("Client host rejected: cannot find your ")) return RejectReason::kReverseDns;
+  if (Starts(text, "Client host rejected: cannot find your ")) return RejectReason::kReverseDns;
   // reject_sender_login_mismatch; check_sasl_access
   static constexpr string_view kAuth[] = {"Sender address rejected: not owned by user",
                                           "Sender address rejected: not logged in", "SASL login name rejected",
                                           "Authentication required"};
   if (ContainsAny(text, kAuth)) return RejectReason::kAuth;
   // User unknown, Domain not found, undeliverable/unverified address: X.1.x
-  if (dsn.subject == 1 && text.starts_with("Recipient address rejected: ")) return RejectReason::kUnknownRecipient;
-  if (dsn.subject == 1 && text.starts_with("Sender address rejected: ")) return RejectReason::kUnknownSender;
+  if (dsn.subject == 1 && Starts(text, "Recipient address rejected: ")) return RejectReason::kUnknownRecipient;
+  if (dsn.subject == 1 && Starts(text, "Sender address rejected: ")) return RejectReason::kUnknownSender;
   // Access maps and policy services: X.7.x (their default "5.7.1 Access
   // denied"), and the greylisting policy servers' "Greylisted".
   static constexpr string_view kPolicy[] = {"Access denied", "Greylisted", "greylisted"};
@@ -362,7 +430,7 @@ Kind ParseDelivery(string_view rest, Event* e) {
   i = Find(rest, ", delay=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 8;
-  if (!ParseDecimal(rest, &i, &e->delay) || !rest.substr(i).starts_with(", delays=")) return Kind::kUnparsed;
+  if (!ParseDecimal(rest, &i, &e->delay) || !Starts(rest.substr(i), ", delays=")) return Kind::kUnparsed;
   i += 9;
   for (size_t k = 0; k < 4; ++k) {
     if (k > 0) {
@@ -374,7 +442,7 @@ Kind ParseDelivery(string_view rest, Event* e) {
   i = Find(rest, ", dsn=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 6;
-  if (!ParseDsn(rest, &i, &e->dsn) || !rest.substr(i).starts_with(", status=")) return Kind::kUnparsed;
+  if (!ParseDsn(rest, &i, &e->dsn) || !Starts(rest.substr(i), ", status=")) return Kind::kUnparsed;
   i += 9;
   string_view status = rest.substr(i);
   string_view reason;
@@ -419,14 +487,14 @@ Transport TransportOf(Daemon d) {
 
 // smtpd.c, smtpd_check.c, smtpd_sasl_glue.c, tls_misc.c.
 Kind ClassifySmtpd(string_view m, Event* e) {
-  if (m.starts_with("connect from ")) return Kind::kSmtpdConnect;
+  if (Starts(m, "connect from ")) return Kind::kSmtpdConnect;
   // smtpd.c "disconnect from %s%s" (command counts), "%s after %s from %s"
   // (timeout, too many errors), "improper command pipelining after %s from %s".
   static constexpr string_view kInfo[] = {"disconnect from ",          "timeout after ",
                                           "too many errors after ",    "improper command pipelining after ",
                                           "SSL_accept error from ",    "setting up TLS connection from ",
                                           "discarding EHLO keywords: "};
-  if (m.starts_with("lost connection after ")) {
+  if (Starts(m, "lost connection after ")) {
     e->lost_after = ParseStage(m.substr(22));
     return Kind::kSmtpdLostConnection;
   }
@@ -434,7 +502,7 @@ Kind ClassifySmtpd(string_view m, Event* e) {
   if (StartsWithAny(m, kInfo)) return Kind::kInformational;
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("client=")) {
+  if (Starts(rest, "client=")) {
     e->sasl_login = Contains(rest, ", sasl_username=");
     return Kind::kSmtpdClient;
   }
@@ -446,7 +514,7 @@ Kind ClassifySmtpd(string_view m, Event* e) {
     }
   }
   // Postfix >= 3.9 prefixes the queue id (or NOQUEUE) to the session end lines.
-  if (rest.starts_with("lost connection after ")) {
+  if (Starts(rest, "lost connection after ")) {
     e->lost_after = ParseStage(rest.substr(22));
     return Kind::kSmtpdLostConnection;
   }
@@ -502,7 +570,7 @@ Kind ClassifyPostscreen(string_view m, Event* e) {
     }
   }
   // dict_cache.c "cache %s full cleanup: retained=%d dropped=%d entries"
-  if (m.starts_with("cache ") && Contains(m, " cleanup: ")) return Kind::kInformational;
+  if (Starts(m, "cache ") && Contains(m, " cleanup: ")) return Kind::kInformational;
   return Kind::kUnparsed;
 }
 
@@ -510,8 +578,8 @@ Kind ClassifyPostscreen(string_view m, Event* e) {
 Kind ClassifyCleanup(string_view m) {
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("message-id=")) return Kind::kCleanupMessage;
-  if (rest.starts_with("reject: ") || rest.starts_with("milter-reject: ")) return Kind::kCleanupReject;
+  if (Starts(rest, "message-id=")) return Kind::kCleanupMessage;
+  if (Starts(rest, "reject: ") || Starts(rest, "milter-reject: ")) return Kind::kCleanupReject;
   static constexpr string_view kInfo[] = {
       "resent-message-id=", "warning: ",    "info: ",    "hold: ",  "discard: ",     "replace: ",
       "redirect: ",         "filter: ",     "prepend: ", "strip: ", "milter-hold: ", "milter-discard: ",
@@ -529,19 +597,19 @@ Kind ClassifyQmgr(string_view m, Event* e) {
     return StartsWithAny(m, kInfo) ? Kind::kInformational : Kind::kUnparsed;
   }
   if (rest == "removed") return Kind::kQmgrRemoved;
-  if (rest.starts_with("from=<")) {
-    if (rest.ends_with(" (queue active)") && Contains(rest, ", nrcpt=")) return Kind::kQmgrInserted;
-    if (rest.ends_with(", returned to sender") &&
+  if (Starts(rest, "from=<")) {
+    if (Ends(rest, " (queue active)") && Contains(rest, ", nrcpt=")) return Kind::kQmgrInserted;
+    if (Ends(rest, ", returned to sender") &&
         (Contains(rest, ", status=expired,") || Contains(rest, ", status=force-expired,"))) {
       return Kind::kQmgrExpired;
     }
     return Kind::kUnparsed;
   }
-  if (rest.starts_with("to=<")) {
+  if (Starts(rest, "to=<")) {
     e->transport = Transport::kOther;
     return ParseDelivery(rest, e);
   }
-  if (rest.starts_with("skipped, still being delivered")) return Kind::kInformational;
+  if (Starts(rest, "skipped, still being delivered")) return Kind::kInformational;
   return Kind::kUnparsed;
 }
 
@@ -549,7 +617,7 @@ Kind ClassifyQmgr(string_view m, Event* e) {
 Kind ClassifyBounce(string_view m) {
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("sender non-delivery notification: ")) return Kind::kBounceNotification;
+  if (Starts(rest, "sender non-delivery notification: ")) return Kind::kBounceNotification;
   static constexpr string_view kInfo[] = {
       "postmaster non-delivery notification: ", "sender delivery status notification: ", "sender delay notification: ",
       "postmaster delay notification: "};
@@ -561,9 +629,9 @@ Kind ClassifyBounce(string_view m) {
 ConnectFailure ConnectFailureOf(string_view m) {
   const size_t colon = FindLast(m, ": ");
   const string_view err = colon == npos ? string_view() : m.substr(colon + 2);
-  if (err.starts_with("Connection refused")) return ConnectFailure::kRefused;
-  if (err.starts_with("Connection timed out")) return ConnectFailure::kTimeout;
-  if (err.starts_with("No route to host") || err.starts_with("Network is unreachable")) {
+  if (Starts(err, "Connection refused")) return ConnectFailure::kRefused;
+  if (Starts(err, "Connection timed out")) return ConnectFailure::kTimeout;
+  if (Starts(err, "No route to host") || Starts(err, "Network is unreachable")) {
     return ConnectFailure::kNoRoute;
   }
   return ConnectFailure::kOther;
@@ -573,7 +641,7 @@ ConnectFailure ConnectFailureOf(string_view m) {
 // tls_misc.c), local, virtual, pipe, error, discard, retry: log_adhoc.c.
 Kind ClassifyDeliveryAgent(string_view m, Event* e) {
   const bool smtp = e->daemon == Daemon::kSmtp || e->daemon == Daemon::kLmtp;
-  if (smtp && m.starts_with("connect to ")) {
+  if (smtp && Starts(m, "connect to ")) {
     e->has_connect_failure = true;
     e->connect_failure = ConnectFailureOf(m);
     return Kind::kSmtpConnectFailure;
@@ -586,7 +654,7 @@ Kind ClassifyDeliveryAgent(string_view m, Event* e) {
                                             "server certificate verification failed for "};
     return StartsWithAny(m, kInfo) ? Kind::kInformational : Kind::kUnparsed;
   }
-  if (rest.starts_with("to=<")) {
+  if (Starts(rest, "to=<")) {
     e->transport = TransportOf(e->daemon);
     return ParseDelivery(rest, e);
   }
@@ -611,9 +679,9 @@ Kind ClassifyOtherPostfix(string_view m, Daemon d) {
     case Daemon::kMaster: return StartsWithAny(m, kMaster) ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kPostfixScript: return StartsWithAny(m, kScript) ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kPickup:
-      return SplitQueueId(m, &rest) && rest.starts_with("uid=") ? Kind::kInformational : Kind::kUnparsed;
+      return SplitQueueId(m, &rest) && Starts(rest, "uid=") ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kDnsblog:  // "addr %s listed by domain %s as %s"
-      return m.starts_with("addr ") && Contains(m, " listed by domain ") ? Kind::kInformational : Kind::kUnparsed;
+      return Starts(m, "addr ") && Contains(m, " listed by domain ") ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kAnvil:
     case Daemon::kScache: return StartsWithAny(m, kStats) ? Kind::kInformational : Kind::kUnparsed;
     default: return Kind::kUnparsed;
@@ -735,7 +803,7 @@ DovecotProtocol LoginProtocol(string_view base) {
 // login"/"Disconnected (...)"; 2.4 "Login aborted: %s (%s)").
 Kind ClassifyLoginProcess(string_view base, string_view text, Event* e) {
   e->protocol = LoginProtocol(base);
-  if (text.starts_with("Login: ")) return Kind::kDovecotLogin;
+  if (Starts(text, "Login: ")) return Kind::kDovecotLogin;
   static constexpr string_view kFailures[] = {"Disconnected", "Aborted login", "Login aborted"};
   if (!StartsWithAny(text, kFailures)) return Kind::kUnparsed;
   // The reason comes before the user's fields (login_log_format "%$: %s").
@@ -761,11 +829,11 @@ Kind ClassifyAuth(string_view text, Event* e) {
   const size_t p = Find(text, "): ");
   if (p == npos) return Kind::kUnparsed;
   const string_view what = text.substr(p + 3);
-  if (what.starts_with("unknown user")) {
+  if (Starts(what, "unknown user")) {
     e->auth_failure = AuthFailure::kUnknownUser;
-  } else if (what.starts_with("Password mismatch")) {
+  } else if (Starts(what, "Password mismatch")) {
     e->auth_failure = AuthFailure::kPasswordMismatch;
-  } else if (what.starts_with("pam_authenticate() failed: ")) {
+  } else if (Starts(what, "pam_authenticate() failed: ")) {
     e->auth_failure = Contains(what, "(Password mismatch?)") ? AuthFailure::kPasswordMismatch : AuthFailure::kOther;
   } else {
     return Kind::kUnparsed;
@@ -785,11 +853,11 @@ Kind ClassifyDelivery(string_view text, Event* e) {
   // The result follows the last "msgid=<...>: " ("sieve: msgid=<...>: " with Pigeonhole).
   const size_t id_end = FindLast(text, ">: ");
   const string_view result = id_end == npos ? text : text.substr(id_end + 3);
-  if (result.starts_with("saved mail to ") || result.starts_with("stored mail into mailbox ")) {
+  if (Starts(result, "saved mail to ") || Starts(result, "stored mail into mailbox ")) {
     e->lmtp_status = LmtpStatus::kSaved;
     return Kind::kDovecotDelivery;
   }
-  if (result.starts_with("save failed to ") || result.starts_with("failed to store into mailbox ")) {
+  if (Starts(result, "save failed to ") || Starts(result, "failed to store into mailbox ")) {
     e->lmtp_status = Contains(result, "Quota exceeded") || Contains(result, "Not enough disk quota")
                          ? LmtpStatus::kQuotaExceeded
                          : LmtpStatus::kFailed;
@@ -809,7 +877,7 @@ void ClassifyDovecotProcess(string_view process, string_view text, Event* e) {
   e->severity = DovecotSeverity(&text);
   const string_view base = DovecotBase(process);
   Kind kind = Kind::kUnparsed;
-  if (base.ends_with("-login")) {
+  if (Ends(base, "-login")) {
     kind = ClassifyLoginProcess(base, text, e);
   } else if (base == "auth" || base == "auth-worker") {
     kind = ClassifyAuth(text, e);
@@ -818,7 +886,7 @@ void ClassifyDovecotProcess(string_view process, string_view text, Event* e) {
     kind = ClassifyDelivery(text, e);
   } else if (base == "imap" || base == "pop3" || base == "managesieve" || base == "submission") {
     kind = ClassifyMailProcess(text);
-  } else if (base == "master" && text.starts_with("Dovecot v") && Contains(text, " starting up")) {
+  } else if (base == "master" && Starts(text, "Dovecot v") && Contains(text, " starting up")) {
     kind = Kind::kInformational;  // master/main.c "Dovecot v%s starting up for %s"
   }
   if (kind == Kind::kUnparsed && e->severity != Severity::kNone) kind = Kind::kLogMessage;
@@ -834,7 +902,7 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
   if (const size_t colon = FindColonSpace(m.substr(0, 66)); colon != npos && m.substr(0, colon).find(' ') == npos) {
     text = m.substr(colon + 2);
   }
-  if (text.starts_with("DKIM-Signature field added")) return Kind::kDkimSignature;
+  if (Starts(text, "DKIM-Signature field added")) return Kind::kDkimSignature;
   struct Shape {
     string_view prefix;
     DkimResult result;
@@ -850,15 +918,15 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
   }
   // dkimf_log_ssl_errors: "s=%s d=%s SSL %s" (a signature's verification
   // failed in OpenSSL), "SSL %s" (no signature at hand: signing).
-  if (text.starts_with("s=") && Contains(text, " d=") && Contains(text, " SSL ")) {
+  if (Starts(text, "s=") && Contains(text, " d=") && Contains(text, " SSL ")) {
     e->dkim_result = DkimResult::kFail;
     return Kind::kDkimVerification;
   }
-  if (text.starts_with("signing table references unknown key ")) {
+  if (Starts(text, "signing table references unknown key ")) {
     e->dkim_error = DkimError::kUnknownKey;
     return Kind::kDkimError;
   }
-  if (text.starts_with("key retrieval failed")) {
+  if (Starts(text, "key retrieval failed")) {
     e->dkim_error = DkimError::kKeyRetrieval;
     return Kind::kDkimError;
   }
@@ -888,7 +956,7 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
                                           "no signing domain match for ",
                                           "no signing subdomain match for "};
   // "%s: %s [%s] not internal" (LogWhy)
-  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo) || text.ends_with(" not internal")) {
+  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo) || Ends(text, " not internal")) {
     return Kind::kInformational;
   }
   return Kind::kUnparsed;
