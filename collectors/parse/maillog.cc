@@ -196,10 +196,40 @@ bool ParseDsn(string_view s, size_t* pos, Dsn* out) {
 
 // "QUEUEID: " at the start of m (Postfix short hex or long base-52 queue
 // ids, or NOQUEUE): the rest after it, or false.
-bool SplitQueueId(string_view m, string_view* rest) {
+#if defined(__SSE2__)
+// Bit k set when m[k] is an ASCII letter or digit (16 bytes at m): a range
+// test is a signed compare after shifting the range's start to -128.
+inline unsigned AlnumMask16(const char* m) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m));
+  const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(80)), _mm_set1_epi8(-118));        // '0'+80 = -128
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));                                          // 'A' -> 'a'
+  const __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(folded, _mm_set1_epi8(31)), _mm_set1_epi8(-102));  // 'a'+31
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, letter)));
+}
+#endif
+
+// The length of the run of letters and digits at the start of m, up to 21
+// (or more: any value above 21 means at least 22).
+inline size_t AlnumRun(string_view m) {
+#if defined(__SSE2__)
+  if (m.size() >= 16) {
+    const unsigned other = ~AlnumMask16(m.data()) & 0xFFFF;
+    if (other != 0) return static_cast<size_t>(__builtin_ctz(other));
+    if (m.size() >= 32) {
+      const unsigned other2 = ~AlnumMask16(m.data() + 16) & 0xFFFF;
+      return other2 != 0 ? 16 + static_cast<size_t>(__builtin_ctz(other2)) : 32;
+    }
+  }
+#endif
   const size_t limit = std::min<size_t>(m.size(), 21);
   size_t i = 0;
   while (i < limit && IsAlnum(m[i])) ++i;
+  return i;
+}
+
+bool SplitQueueId(string_view m, string_view* rest) {
+  const size_t i = AlnumRun(m);
+  if (i > 21) return false;
   if (i < 5 || i + 1 >= m.size() || m[i] != ':' || m[i + 1] != ' ') return false;
   *rest = m.substr(i + 2);
   return true;
