@@ -199,6 +199,31 @@ size_t ParseRfc3339(std::string_view s, SyslogLine* out) {
   return i + 1;
 }
 
+// The pid digits before tag[close] == ']' by one 8-byte word (tag[close-8 ..
+// close-1], little-endian, close >= 8): the number of digits (1..7, 0 when
+// there is none; 8 means "look further") into *count and their value.
+inline uint32_t PidDigits(const char* tag, size_t close, size_t* count) {
+  uint64_t w;
+  std::memcpy(&w, tag + close - 8, 8);
+  const uint64_t t = w ^ 0x3030303030303030ull;  // a digit's value, or a byte above 9
+  const uint64_t other = (t | ((t & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull)) & 0xF0F0F0F0F0F0F0F0ull;
+  if (other == 0) {
+    *count = 8;
+    return 0;
+  }
+  const size_t k = static_cast<size_t>(__builtin_clzll(other)) / 8;  // digits at the top (the end of the tag)
+  *count = k;
+  if (k == 0) return 0;
+  // The k digits right-aligned in eight with zeros before them, then the
+  // pairs, quads and the eight combined (D. Lemire's parse_eight_digits).
+  uint64_t v = t & (~0ull << (8 * (8 - k)));
+  v = v * 10 + (v >> 8);
+  v = (((v & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+       (((v >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+      32;
+  return static_cast<uint32_t>(v);
+}
+
 // "prog[pid]" or "prog" (the tag without its ':').
 bool SplitTag(std::string_view tag, SyslogLine* out) {
   if (tag.empty() || tag.size() > kMaxTagBytes) return false;
@@ -207,13 +232,19 @@ bool SplitTag(std::string_view tag, SyslogLine* out) {
   if (tag.back() == ']') {
     // "[pid]": up to 9 digits before the ']'.
     const size_t close = tag.size() - 1;
-    const size_t lowest = close > 9 ? close - 9 : 0;
-    size_t i = close;
-    uint32_t pid = 0, scale = 1;  // the digits read backwards, in the same pass
-    while (i > lowest && IsDigit(tag[i - 1])) {
-      pid += static_cast<uint32_t>(Digit(tag[i - 1])) * scale;
-      scale *= 10;  // wraps after the ninth digit, unused then
-      --i;
+    size_t i = close, k = 8;
+    uint32_t pid = 0;
+    if (std::endian::native == std::endian::little && close >= 8) {
+      pid = PidDigits(tag.data(), close, &k);
+      i = close - k;
+    }
+    if (k == 8) {  // short tag or a long run of digits: byte by byte
+      const size_t lowest = close > 9 ? close - 9 : 0;
+      i = close;
+      pid = 0;
+      for (uint32_t scale = 1; i > lowest && IsDigit(tag[i - 1]); --i, scale *= 10) {
+        pid += static_cast<uint32_t>(Digit(tag[i - 1])) * scale;  // scale wraps after the ninth digit, unused then
+      }
     }
     if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
     out->has_pid = true;
