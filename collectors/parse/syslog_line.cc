@@ -316,7 +316,7 @@ std::string_view SyslogStatusName(SyslogStatus s) {
   return "unknown";
 }
 
-int64_t TimeContext::Resolve(int month, int day, int64_t seconds_of_day) const {
+int64_t TimeContext::ResolveAroundNewYear(int month, int day, int64_t seconds_of_day) const {
   // Days before the month in a common year.
   static constexpr int kBefore[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
   auto local = [&](int i) {
