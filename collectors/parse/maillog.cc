@@ -142,7 +142,7 @@ bool IsAlnum(char c) { return kAlnum[static_cast<unsigned char>(c)]; }
 // A decimal number "12", "0.14", "3285.5" at s[*pos] (format_tv's output in
 // Postfix's log_adhoc.c); advances *pos. Up to 18 digits; exact for the
 // logged values (mantissa / power of ten).
-bool ParseDecimal(string_view s, size_t* pos, double* out) {
+[[gnu::always_inline]] inline bool ParseDecimal(string_view s, size_t* pos, double* out) {
   static constexpr double kPow10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   const char* p = s.data() + *pos;
@@ -166,7 +166,7 @@ bool ParseDecimal(string_view s, size_t* pos, double* out) {
 }
 
 // 1 to 3 digits at s[*pos]; advances *pos.
-bool ParseSmallNumber(string_view s, size_t* pos, uint16_t* out) {
+[[gnu::always_inline]] inline bool ParseSmallNumber(string_view s, size_t* pos, uint16_t* out) {
   size_t i = *pos;
   unsigned v = 0;
   while (i < s.size() && IsDigit(s[i]) && i - *pos < 3) v = v * 10 + static_cast<unsigned>(s[i++] - '0');
