@@ -100,10 +100,30 @@ bool Contains(string_view s, string_view needle) { return Find(s, needle) != npo
 // bytes, a plain loop when s is short).
 size_t FindColonSpace(string_view s) { return Find(s, ": "); }
 
-// s starts with p (p not empty). The first byte is compared before memcmp is
-// called: in a table of prefixes most entries fail there.
+// n bytes at a and b are equal; up to 16 without a call, by two words that
+// overlap (a table's prefix has no constant size for memcmp to be inlined).
+inline bool EqualBytes(const char* a, const char* b, size_t n) {
+  auto same = [&]<typename Word>(Word, size_t at) {
+    Word x, y;
+    std::memcpy(&x, a + at, sizeof x);
+    std::memcpy(&y, b + at, sizeof y);
+    return x == y;
+  };
+  if (n >= 8 && n <= 16) return same(uint64_t{}, 0) && same(uint64_t{}, n - 8);
+  if (n >= 4 && n < 8) return same(uint32_t{}, 0) && same(uint32_t{}, n - 4);
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+// s starts with p (p not empty). The first byte is compared first: in a
+// table of prefixes most entries fail there.
 inline bool HasPrefix(string_view s, string_view p) {
-  return s.size() >= p.size() && s[0] == p[0] && std::memcmp(s.data() + 1, p.data() + 1, p.size() - 1) == 0;
+  return s.size() >= p.size() && s[0] == p[0] && EqualBytes(s.data(), p.data(), p.size());
 }
 
 bool StartsWithAny(string_view s, std::span<const string_view> prefixes) {
