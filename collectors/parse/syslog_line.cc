@@ -122,10 +122,10 @@ inline bool ParseClock(const char* s, Clock* c) {
   if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
   const uint64_t x = w ^ 0x30303A30303A3030ull;  // little-endian "00:00:00"
   if ((x & 0xF0F0FFF0F0FFF0F0ull) != 0 || ((x + 0x0606000606000606ull) & 0xF0F0F0F0F0F0F0F0ull) != 0) return false;
-  auto byte = [x](int k) { return static_cast<int>((x >> (8 * k)) & 0xFF); };
-  c->hour = byte(0) * 10 + byte(1);
-  c->minute = byte(3) * 10 + byte(4);
-  c->second = byte(6) * 10 + byte(7);
+  const uint64_t pairs = x * 10 + (x >> 8);  // byte k: 10 * digit k + digit k+1 (at most 99, no carry)
+  c->hour = static_cast<int>(pairs & 0xFF);
+  c->minute = static_cast<int>((pairs >> 24) & 0xFF);
+  c->second = static_cast<int>((pairs >> 48) & 0xFF);
   return c->hour < 24 && c->minute < 60 && c->second <= 60;
 }
 
@@ -271,11 +271,11 @@ void FirstTwoSpaces(std::string_view s, size_t* first, size_t* second) {
 #if defined(__SSE2__)
   if (s.size() >= 48) {
     const __m128i space = _mm_set1_epi8(' ');
-    uint64_t mask = 0;
-    for (int k = 0; k < 3; ++k) {
+    auto spaces = [&](int k) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + 16 * k));
-      mask |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
-    }
+      return static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
+    };
+    uint64_t mask = spaces(0) | spaces(1) | spaces(2);
     if (mask != 0) {
       *first = static_cast<size_t>(__builtin_ctzll(mask));
       mask &= mask - 1;
