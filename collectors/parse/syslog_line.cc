@@ -84,28 +84,37 @@ bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
   return (bad & 0x8080808080808080ull) == 0;
 }
 
-// Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0 otherwise.
-int Month(const char* s) {
-  const uint32_t key = static_cast<uint32_t>(static_cast<unsigned char>(s[0])) << 16 |
-                       static_cast<uint32_t>(static_cast<unsigned char>(s[1])) << 8 | static_cast<unsigned char>(s[2]);
-  constexpr auto k = [](const char(&n)[4]) {
-    return static_cast<uint32_t>(n[0]) << 16 | static_cast<uint32_t>(n[1]) << 8 | static_cast<uint32_t>(n[2]);
-  };
-  switch (key) {
-    case k("Jan"): return 1;
-    case k("Feb"): return 2;
-    case k("Mar"): return 3;
-    case k("Apr"): return 4;
-    case k("May"): return 5;
-    case k("Jun"): return 6;
-    case k("Jul"): return 7;
-    case k("Aug"): return 8;
-    case k("Sep"): return 9;
-    case k("Oct"): return 10;
-    case k("Nov"): return 11;
-    case k("Dec"): return 12;
-    default: return 0;
+// Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0
+// otherwise: a perfect hash of the three bytes (the multiplier found by a
+// search) into 16 slots, then one compare with the slot's name.
+constexpr uint32_t MonthKey(unsigned char a, unsigned char b, unsigned char c) {
+  return static_cast<uint32_t>(a) | static_cast<uint32_t>(b) << 8 | static_cast<uint32_t>(c) << 16;
+}
+constexpr uint32_t MonthSlot(uint32_t key) { return (key * 26597u) >> 28; }
+struct MonthSlots {
+  uint32_t key[16] = {};
+  uint8_t month[16] = {};
+  int filled = 0;
+};
+constexpr MonthSlots kMonthSlots = [] {
+  constexpr const char* kNames[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  MonthSlots t;
+  for (int m = 0; m < 12; ++m) {
+    const uint32_t k = MonthKey(kNames[m][0], kNames[m][1], kNames[m][2]);
+    if (t.month[MonthSlot(k)] == 0) ++t.filled;
+    t.key[MonthSlot(k)] = k;
+    t.month[MonthSlot(k)] = static_cast<uint8_t>(m + 1);
   }
+  return t;
+}();
+static_assert(kMonthSlots.filled == 12, "the month hash has a collision");
+
+int Month(const char* s) {
+  const uint32_t key =
+      MonthKey(static_cast<unsigned char>(s[0]), static_cast<unsigned char>(s[1]), static_cast<unsigned char>(s[2]));
+  const uint32_t slot = MonthSlot(key);
+  return kMonthSlots.key[slot] == key ? kMonthSlots.month[slot] : 0;
 }
 
 struct Clock {
