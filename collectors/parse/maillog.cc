@@ -1,8 +1,13 @@
 #include "collectors/parse/maillog.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <span>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace mailstack::maillog {
 namespace {
@@ -10,8 +15,20 @@ namespace {
 using std::string_view;
 constexpr size_t npos = string_view::npos;
 
+// s starts with the literal p: a compare of constant size, which the compiler
+// inlines (string_view::starts_with compares min(size, N) bytes by a call).
+template <size_t N>
+inline bool Starts(string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data(), p, N - 1) == 0;
+}
+template <size_t N>
+inline bool Ends(string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data() + s.size() - (N - 1), p, N - 1) == 0;
+}
+
 // string_view::find(needle) of libstdc++ 12 compares at every position;
-// this one lets memchr find the candidates for the first byte.
+// this one lets memchr find the candidates for the first byte (tables of
+// needles; literals take the overload below).
 size_t Find(string_view s, string_view needle, size_t pos = 0) {
   const size_t n = needle.size();
   if (n == 0) return pos <= s.size() ? pos : npos;
@@ -25,21 +42,88 @@ size_t Find(string_view s, string_view needle, size_t pos = 0) {
   return npos;
 }
 
-bool Contains(string_view s, string_view needle) { return Find(s, needle) != npos; }
-
-// The first ": " of s, by a plain loop: it ends a short prefix (a Dovecot
-// process, an OpenDKIM job id), where a memchr call costs more than it saves.
-size_t FindColonSpace(string_view s) {
-  for (size_t i = 0; i + 1 < s.size(); ++i) {
-    if (s[i] == ':' && s[i + 1] == ' ') return i;
+// A literal needle of at least two bytes, inlined: its first and last bytes
+// and the compare of the bytes between are constants. With SSE2, 16
+// candidate positions a step whose first and last bytes both match (W. Mula's
+// generic SIMD search: few false candidates even for ", " needles), the last
+// partial step overlapping; a plain loop on the same two bytes otherwise.
+template <size_t N>
+[[gnu::always_inline]] inline size_t Find(string_view s, const char (&needle)[N], size_t pos = 0) {
+  constexpr size_t n = N - 1;
+  static_assert(n >= 2);
+  if (pos >= s.size() || s.size() - pos < n) return npos;
+  const char* const d = s.data();
+  const size_t end = s.size() - n + 1;  // one past the last candidate position
+  auto verify = [&](size_t p) { return std::memcmp(d + p + 1, needle + 1, n - 2) == 0; };
+#if defined(__SSE2__)
+  if (end - pos >= 16) {
+    const __m128i vf = _mm_set1_epi8(needle[0]), vl = _mm_set1_epi8(needle[n - 1]);
+    auto candidates = [&](size_t p) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + p));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + p + n - 1));
+      return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, vf), _mm_cmpeq_epi8(b, vl))));
+    };
+    while (pos < end) {
+      size_t at = pos;
+      unsigned mask;
+      if (end - pos >= 16) {
+        mask = candidates(pos);
+        pos += 16;
+      } else {
+        at = end - 16;  // overlapping: drop the positions already seen
+        mask = candidates(at) & (~0u << (pos - at));
+        pos = end;
+      }
+      for (; mask != 0; mask &= mask - 1) {
+        const size_t p = at + static_cast<size_t>(__builtin_ctz(mask));
+        if (verify(p)) return p;
+      }
+    }
+    return npos;
+  }
+#endif
+  for (; pos < end; ++pos) {
+    if (d[pos] == needle[0] && d[pos + n - 1] == needle[n - 1] && verify(pos)) return pos;
   }
   return npos;
 }
 
-// s starts with p (p not empty). The first byte is compared before memcmp is
-// called: in a table of prefixes most entries fail there.
+template <size_t N>
+[[gnu::always_inline]] inline bool Contains(string_view s, const char (&needle)[N]) {
+  return Find(s, needle) != npos;
+}
+
+bool Contains(string_view s, string_view needle) { return Find(s, needle) != npos; }
+
+// The first ": " of s: it ends a Dovecot process prefix such as
+// "lmtp(user)<pid><session>" or an OpenDKIM job id (the SIMD search on both
+// bytes, a plain loop when s is short).
+size_t FindColonSpace(string_view s) { return Find(s, ": "); }
+
+// n bytes at a and b are equal; up to 16 without a call, by two words that
+// overlap (a table's prefix has no constant size for memcmp to be inlined).
+inline bool EqualBytes(const char* a, const char* b, size_t n) {
+  auto same = [&]<typename Word>(Word, size_t at) {
+    Word x, y;
+    std::memcpy(&x, a + at, sizeof x);
+    std::memcpy(&y, b + at, sizeof y);
+    return x == y;
+  };
+  if (n >= 8 && n <= 16) return same(uint64_t{}, 0) && same(uint64_t{}, n - 8);
+  if (n >= 4 && n < 8) return same(uint32_t{}, 0) && same(uint32_t{}, n - 4);
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+// s starts with p (p not empty). The first byte is compared first: in a
+// table of prefixes most entries fail there.
 inline bool HasPrefix(string_view s, string_view p) {
-  return s.size() >= p.size() && s[0] == p[0] && std::memcmp(s.data() + 1, p.data() + 1, p.size() - 1) == 0;
+  return s.size() >= p.size() && s[0] == p[0] && EqualBytes(s.data(), p.data(), p.size());
 }
 
 bool StartsWithAny(string_view s, std::span<const string_view> prefixes) {
@@ -59,7 +143,8 @@ bool ContainsAny(string_view s, std::span<const string_view> needles) {
 
 // The last occurrence of needle (forward searches: string_view::rfind
 // compares at every position).
-size_t FindLast(string_view s, string_view needle) {
+template <size_t N>
+size_t FindLast(string_view s, const char (&needle)[N]) {
   size_t last = npos;
   for (size_t p = Find(s, needle); p != npos; p = Find(s, needle, p + 1)) last = p;
   return last;
@@ -77,7 +162,7 @@ bool IsAlnum(char c) { return kAlnum[static_cast<unsigned char>(c)]; }
 // A decimal number "12", "0.14", "3285.5" at s[*pos] (format_tv's output in
 // Postfix's log_adhoc.c); advances *pos. Up to 18 digits; exact for the
 // logged values (mantissa / power of ten).
-bool ParseDecimal(string_view s, size_t* pos, double* out) {
+[[gnu::always_inline]] inline bool ParseDecimal(string_view s, size_t* pos, double* out) {
   static constexpr double kPow10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   const char* p = s.data() + *pos;
@@ -101,7 +186,7 @@ bool ParseDecimal(string_view s, size_t* pos, double* out) {
 }
 
 // 1 to 3 digits at s[*pos]; advances *pos.
-bool ParseSmallNumber(string_view s, size_t* pos, uint16_t* out) {
+[[gnu::always_inline]] inline bool ParseSmallNumber(string_view s, size_t* pos, uint16_t* out) {
   size_t i = *pos;
   unsigned v = 0;
   while (i < s.size() && IsDigit(s[i]) && i - *pos < 3) v = v * 10 + static_cast<unsigned>(s[i++] - '0');
@@ -128,10 +213,40 @@ bool ParseDsn(string_view s, size_t* pos, Dsn* out) {
 
 // "QUEUEID: " at the start of m (Postfix short hex or long base-52 queue
 // ids, or NOQUEUE): the rest after it, or false.
-bool SplitQueueId(string_view m, string_view* rest) {
+#if defined(__SSE2__)
+// Bit k set when m[k] is an ASCII letter or digit (16 bytes at m): a range
+// test is a signed compare after shifting the range's start to -128.
+inline unsigned AlnumMask16(const char* m) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m));
+  const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(80)), _mm_set1_epi8(-118));        // '0'+80 = -128
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));                                          // 'A' -> 'a'
+  const __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(folded, _mm_set1_epi8(31)), _mm_set1_epi8(-102));  // 'a'+31
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, letter)));
+}
+#endif
+
+// The length of the run of letters and digits at the start of m, up to 21
+// (or more: any value above 21 means at least 22).
+inline size_t AlnumRun(string_view m) {
+#if defined(__SSE2__)
+  if (m.size() >= 16) {
+    const unsigned other = ~AlnumMask16(m.data()) & 0xFFFF;
+    if (other != 0) return static_cast<size_t>(__builtin_ctz(other));
+    if (m.size() >= 32) {
+      const unsigned other2 = ~AlnumMask16(m.data() + 16) & 0xFFFF;
+      return other2 != 0 ? 16 + static_cast<size_t>(__builtin_ctz(other2)) : 32;
+    }
+  }
+#endif
   const size_t limit = std::min<size_t>(m.size(), 21);
   size_t i = 0;
   while (i < limit && IsAlnum(m[i])) ++i;
+  return i;
+}
+
+bool SplitQueueId(string_view m, string_view* rest) {
+  const size_t i = AlnumRun(m);
+  if (i > 21) return false;
   if (i < 5 || i + 1 >= m.size() || m[i] != ':' || m[i + 1] != ' ') return false;
   *rest = m.substr(i + 2);
   return true;
@@ -191,13 +306,27 @@ constexpr DaemonName kDaemons[] = {
     {"postlock", Daemon::kOther},
 };
 
+// The last '/' of a program name (one is there). Its daemon is short: the
+// last eight bytes as one word first, an exact zero-byte test on them XOR '/'
+// (no borrow between bytes), the highest hit; rfind when they hold none.
+size_t LastSlash(string_view program) {
+  if (std::endian::native == std::endian::little && program.size() >= 8) {
+    uint64_t w;
+    std::memcpy(&w, program.data() + program.size() - 8, 8);
+    const uint64_t x = w ^ 0x2F2F2F2F2F2F2F2Full;
+    const uint64_t zero = ~(((x & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | x | 0x7F7F7F7F7F7F7F7Full);
+    if (zero != 0) return program.size() - 8 + static_cast<size_t>(63 - __builtin_clzll(zero)) / 8;
+  }
+  return program.rfind('/');
+}
+
 // "instance[/service...]/daemon": a Postfix program if the daemon is one of
 // Postfix's programs, or the instance starts with "postfix" (a syslog_name
 // of a multi-instance setup, "postfix-out/smtp").
 bool SplitPostfixProgram(string_view program, Event* e) {
-  const size_t first = program.find('/');
+  const size_t first = Starts(program, "postfix/") ? 7 : program.find('/');  // most lines: no memchr call
   if (first == npos || first == 0) return false;
-  const size_t last = program.rfind('/');
+  const size_t last = LastSlash(program);
   const string_view daemon = program.substr(last + 1);
   if (daemon.empty()) return false;
   const string_view instance = program.substr(0, first);
@@ -209,7 +338,7 @@ bool SplitPostfixProgram(string_view program, Event* e) {
       break;
     }
   }
-  if (!known && !instance.starts_with("postfix")) return false;
+  if (!known && !Starts(instance, "postfix")) return false;
   e->family = Family::kPostfix;
   e->instance = instance;
   e->service = first == last ? daemon : program.substr(first + 1, last - first - 1);
@@ -256,11 +385,11 @@ bool ParseTlsSummary(string_view m, string_view direction, TlsTrust* trust) {
   for (const Word& w : kWords) {
     if (!HasPrefix(m, w.text)) continue;
     m.remove_prefix(w.text.size());
-    if (!m.starts_with("TLS connection ")) return false;
+    if (!Starts(m, "TLS connection ")) return false;
     m.remove_prefix(15);
-    if (m.starts_with("established ")) {
+    if (Starts(m, "established ")) {
       m.remove_prefix(12);
-    } else if (m.starts_with("reused ")) {
+    } else if (Starts(m, "reused ")) {
       m.remove_prefix(7);
     } else {
       return false;
@@ -291,17 +420,17 @@ RejectReason ClassifyRejectText(string_view text, const Dsn& dsn) {
   }
   // check_message_size "552 5.3.4 Message size exceeds fixed limit"
   if (Contains(text, "Message size exceeds") || (dsn.subject == 3 && dsn.detail == 4)) return RejectReason::kSize;
-  if (text.starts_with("Helo command rejected: ")) return RejectReason::kHelo;
+  if (Starts(text, "Helo command rejected: ")) return RejectReason::kHelo;
   // reject_unknown_reverse_name / reject_unknown_client
-  if (text.starts_with("Client host rejected: cannot find your ")) return RejectReason::kReverseDns;
+  if (Starts(text, "Client host rejected: cannot find your ")) return RejectReason::kReverseDns;
   // reject_sender_login_mismatch; check_sasl_access
   static constexpr string_view kAuth[] = {"Sender address rejected: not owned by user",
                                           "Sender address rejected: not logged in", "SASL login name rejected",
                                           "Authentication required"};
   if (ContainsAny(text, kAuth)) return RejectReason::kAuth;
   // User unknown, Domain not found, undeliverable/unverified address: X.1.x
-  if (dsn.subject == 1 && text.starts_with("Recipient address rejected: ")) return RejectReason::kUnknownRecipient;
-  if (dsn.subject == 1 && text.starts_with("Sender address rejected: ")) return RejectReason::kUnknownSender;
+  if (dsn.subject == 1 && Starts(text, "Recipient address rejected: ")) return RejectReason::kUnknownRecipient;
+  if (dsn.subject == 1 && Starts(text, "Sender address rejected: ")) return RejectReason::kUnknownSender;
   // Access maps and policy services: X.7.x (their default "5.7.1 Access
   // denied"), and the greylisting policy servers' "Greylisted".
   static constexpr string_view kPolicy[] = {"Access denied", "Greylisted", "greylisted"};
@@ -362,7 +491,7 @@ Kind ParseDelivery(string_view rest, Event* e) {
   i = Find(rest, ", delay=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 8;
-  if (!ParseDecimal(rest, &i, &e->delay) || !rest.substr(i).starts_with(", delays=")) return Kind::kUnparsed;
+  if (!ParseDecimal(rest, &i, &e->delay) || !Starts(rest.substr(i), ", delays=")) return Kind::kUnparsed;
   i += 9;
   for (size_t k = 0; k < 4; ++k) {
     if (k > 0) {
@@ -374,7 +503,7 @@ Kind ParseDelivery(string_view rest, Event* e) {
   i = Find(rest, ", dsn=", i);
   if (i == npos) return Kind::kUnparsed;
   i += 6;
-  if (!ParseDsn(rest, &i, &e->dsn) || !rest.substr(i).starts_with(", status=")) return Kind::kUnparsed;
+  if (!ParseDsn(rest, &i, &e->dsn) || !Starts(rest.substr(i), ", status=")) return Kind::kUnparsed;
   i += 9;
   string_view status = rest.substr(i);
   string_view reason;
@@ -419,14 +548,14 @@ Transport TransportOf(Daemon d) {
 
 // smtpd.c, smtpd_check.c, smtpd_sasl_glue.c, tls_misc.c.
 Kind ClassifySmtpd(string_view m, Event* e) {
-  if (m.starts_with("connect from ")) return Kind::kSmtpdConnect;
+  if (Starts(m, "connect from ")) return Kind::kSmtpdConnect;
   // smtpd.c "disconnect from %s%s" (command counts), "%s after %s from %s"
   // (timeout, too many errors), "improper command pipelining after %s from %s".
   static constexpr string_view kInfo[] = {"disconnect from ",          "timeout after ",
                                           "too many errors after ",    "improper command pipelining after ",
                                           "SSL_accept error from ",    "setting up TLS connection from ",
                                           "discarding EHLO keywords: "};
-  if (m.starts_with("lost connection after ")) {
+  if (Starts(m, "lost connection after ")) {
     e->lost_after = ParseStage(m.substr(22));
     return Kind::kSmtpdLostConnection;
   }
@@ -434,7 +563,7 @@ Kind ClassifySmtpd(string_view m, Event* e) {
   if (StartsWithAny(m, kInfo)) return Kind::kInformational;
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("client=")) {
+  if (Starts(rest, "client=")) {
     e->sasl_login = Contains(rest, ", sasl_username=");
     return Kind::kSmtpdClient;
   }
@@ -446,7 +575,7 @@ Kind ClassifySmtpd(string_view m, Event* e) {
     }
   }
   // Postfix >= 3.9 prefixes the queue id (or NOQUEUE) to the session end lines.
-  if (rest.starts_with("lost connection after ")) {
+  if (Starts(rest, "lost connection after ")) {
     e->lost_after = ParseStage(rest.substr(22));
     return Kind::kSmtpdLostConnection;
   }
@@ -502,7 +631,7 @@ Kind ClassifyPostscreen(string_view m, Event* e) {
     }
   }
   // dict_cache.c "cache %s full cleanup: retained=%d dropped=%d entries"
-  if (m.starts_with("cache ") && Contains(m, " cleanup: ")) return Kind::kInformational;
+  if (Starts(m, "cache ") && Contains(m, " cleanup: ")) return Kind::kInformational;
   return Kind::kUnparsed;
 }
 
@@ -510,8 +639,8 @@ Kind ClassifyPostscreen(string_view m, Event* e) {
 Kind ClassifyCleanup(string_view m) {
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("message-id=")) return Kind::kCleanupMessage;
-  if (rest.starts_with("reject: ") || rest.starts_with("milter-reject: ")) return Kind::kCleanupReject;
+  if (Starts(rest, "message-id=")) return Kind::kCleanupMessage;
+  if (Starts(rest, "reject: ") || Starts(rest, "milter-reject: ")) return Kind::kCleanupReject;
   static constexpr string_view kInfo[] = {
       "resent-message-id=", "warning: ",    "info: ",    "hold: ",  "discard: ",     "replace: ",
       "redirect: ",         "filter: ",     "prepend: ", "strip: ", "milter-hold: ", "milter-discard: ",
@@ -529,19 +658,19 @@ Kind ClassifyQmgr(string_view m, Event* e) {
     return StartsWithAny(m, kInfo) ? Kind::kInformational : Kind::kUnparsed;
   }
   if (rest == "removed") return Kind::kQmgrRemoved;
-  if (rest.starts_with("from=<")) {
-    if (rest.ends_with(" (queue active)") && Contains(rest, ", nrcpt=")) return Kind::kQmgrInserted;
-    if (rest.ends_with(", returned to sender") &&
+  if (Starts(rest, "from=<")) {
+    if (Ends(rest, " (queue active)") && Contains(rest, ", nrcpt=")) return Kind::kQmgrInserted;
+    if (Ends(rest, ", returned to sender") &&
         (Contains(rest, ", status=expired,") || Contains(rest, ", status=force-expired,"))) {
       return Kind::kQmgrExpired;
     }
     return Kind::kUnparsed;
   }
-  if (rest.starts_with("to=<")) {
+  if (Starts(rest, "to=<")) {
     e->transport = Transport::kOther;
     return ParseDelivery(rest, e);
   }
-  if (rest.starts_with("skipped, still being delivered")) return Kind::kInformational;
+  if (Starts(rest, "skipped, still being delivered")) return Kind::kInformational;
   return Kind::kUnparsed;
 }
 
@@ -549,7 +678,7 @@ Kind ClassifyQmgr(string_view m, Event* e) {
 Kind ClassifyBounce(string_view m) {
   string_view rest;
   if (!SplitQueueId(m, &rest)) return Kind::kUnparsed;
-  if (rest.starts_with("sender non-delivery notification: ")) return Kind::kBounceNotification;
+  if (Starts(rest, "sender non-delivery notification: ")) return Kind::kBounceNotification;
   static constexpr string_view kInfo[] = {
       "postmaster non-delivery notification: ", "sender delivery status notification: ", "sender delay notification: ",
       "postmaster delay notification: "};
@@ -561,9 +690,9 @@ Kind ClassifyBounce(string_view m) {
 ConnectFailure ConnectFailureOf(string_view m) {
   const size_t colon = FindLast(m, ": ");
   const string_view err = colon == npos ? string_view() : m.substr(colon + 2);
-  if (err.starts_with("Connection refused")) return ConnectFailure::kRefused;
-  if (err.starts_with("Connection timed out")) return ConnectFailure::kTimeout;
-  if (err.starts_with("No route to host") || err.starts_with("Network is unreachable")) {
+  if (Starts(err, "Connection refused")) return ConnectFailure::kRefused;
+  if (Starts(err, "Connection timed out")) return ConnectFailure::kTimeout;
+  if (Starts(err, "No route to host") || Starts(err, "Network is unreachable")) {
     return ConnectFailure::kNoRoute;
   }
   return ConnectFailure::kOther;
@@ -573,7 +702,7 @@ ConnectFailure ConnectFailureOf(string_view m) {
 // tls_misc.c), local, virtual, pipe, error, discard, retry: log_adhoc.c.
 Kind ClassifyDeliveryAgent(string_view m, Event* e) {
   const bool smtp = e->daemon == Daemon::kSmtp || e->daemon == Daemon::kLmtp;
-  if (smtp && m.starts_with("connect to ")) {
+  if (smtp && Starts(m, "connect to ")) {
     e->has_connect_failure = true;
     e->connect_failure = ConnectFailureOf(m);
     return Kind::kSmtpConnectFailure;
@@ -586,7 +715,7 @@ Kind ClassifyDeliveryAgent(string_view m, Event* e) {
                                             "server certificate verification failed for "};
     return StartsWithAny(m, kInfo) ? Kind::kInformational : Kind::kUnparsed;
   }
-  if (rest.starts_with("to=<")) {
+  if (Starts(rest, "to=<")) {
     e->transport = TransportOf(e->daemon);
     return ParseDelivery(rest, e);
   }
@@ -611,9 +740,9 @@ Kind ClassifyOtherPostfix(string_view m, Daemon d) {
     case Daemon::kMaster: return StartsWithAny(m, kMaster) ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kPostfixScript: return StartsWithAny(m, kScript) ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kPickup:
-      return SplitQueueId(m, &rest) && rest.starts_with("uid=") ? Kind::kInformational : Kind::kUnparsed;
+      return SplitQueueId(m, &rest) && Starts(rest, "uid=") ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kDnsblog:  // "addr %s listed by domain %s as %s"
-      return m.starts_with("addr ") && Contains(m, " listed by domain ") ? Kind::kInformational : Kind::kUnparsed;
+      return Starts(m, "addr ") && Contains(m, " listed by domain ") ? Kind::kInformational : Kind::kUnparsed;
     case Daemon::kAnvil:
     case Daemon::kScache: return StartsWithAny(m, kStats) ? Kind::kInformational : Kind::kUnparsed;
     default: return Kind::kUnparsed;
@@ -735,7 +864,7 @@ DovecotProtocol LoginProtocol(string_view base) {
 // login"/"Disconnected (...)"; 2.4 "Login aborted: %s (%s)").
 Kind ClassifyLoginProcess(string_view base, string_view text, Event* e) {
   e->protocol = LoginProtocol(base);
-  if (text.starts_with("Login: ")) return Kind::kDovecotLogin;
+  if (Starts(text, "Login: ")) return Kind::kDovecotLogin;
   static constexpr string_view kFailures[] = {"Disconnected", "Aborted login", "Login aborted"};
   if (!StartsWithAny(text, kFailures)) return Kind::kUnparsed;
   // The reason comes before the user's fields (login_log_format "%$: %s").
@@ -761,11 +890,11 @@ Kind ClassifyAuth(string_view text, Event* e) {
   const size_t p = Find(text, "): ");
   if (p == npos) return Kind::kUnparsed;
   const string_view what = text.substr(p + 3);
-  if (what.starts_with("unknown user")) {
+  if (Starts(what, "unknown user")) {
     e->auth_failure = AuthFailure::kUnknownUser;
-  } else if (what.starts_with("Password mismatch")) {
+  } else if (Starts(what, "Password mismatch")) {
     e->auth_failure = AuthFailure::kPasswordMismatch;
-  } else if (what.starts_with("pam_authenticate() failed: ")) {
+  } else if (Starts(what, "pam_authenticate() failed: ")) {
     e->auth_failure = Contains(what, "(Password mismatch?)") ? AuthFailure::kPasswordMismatch : AuthFailure::kOther;
   } else {
     return Kind::kUnparsed;
@@ -785,11 +914,11 @@ Kind ClassifyDelivery(string_view text, Event* e) {
   // The result follows the last "msgid=<...>: " ("sieve: msgid=<...>: " with Pigeonhole).
   const size_t id_end = FindLast(text, ">: ");
   const string_view result = id_end == npos ? text : text.substr(id_end + 3);
-  if (result.starts_with("saved mail to ") || result.starts_with("stored mail into mailbox ")) {
+  if (Starts(result, "saved mail to ") || Starts(result, "stored mail into mailbox ")) {
     e->lmtp_status = LmtpStatus::kSaved;
     return Kind::kDovecotDelivery;
   }
-  if (result.starts_with("save failed to ") || result.starts_with("failed to store into mailbox ")) {
+  if (Starts(result, "save failed to ") || Starts(result, "failed to store into mailbox ")) {
     e->lmtp_status = Contains(result, "Quota exceeded") || Contains(result, "Not enough disk quota")
                          ? LmtpStatus::kQuotaExceeded
                          : LmtpStatus::kFailed;
@@ -809,7 +938,7 @@ void ClassifyDovecotProcess(string_view process, string_view text, Event* e) {
   e->severity = DovecotSeverity(&text);
   const string_view base = DovecotBase(process);
   Kind kind = Kind::kUnparsed;
-  if (base.ends_with("-login")) {
+  if (Ends(base, "-login")) {
     kind = ClassifyLoginProcess(base, text, e);
   } else if (base == "auth" || base == "auth-worker") {
     kind = ClassifyAuth(text, e);
@@ -818,7 +947,7 @@ void ClassifyDovecotProcess(string_view process, string_view text, Event* e) {
     kind = ClassifyDelivery(text, e);
   } else if (base == "imap" || base == "pop3" || base == "managesieve" || base == "submission") {
     kind = ClassifyMailProcess(text);
-  } else if (base == "master" && text.starts_with("Dovecot v") && Contains(text, " starting up")) {
+  } else if (base == "master" && Starts(text, "Dovecot v") && Contains(text, " starting up")) {
     kind = Kind::kInformational;  // master/main.c "Dovecot v%s starting up for %s"
   }
   if (kind == Kind::kUnparsed && e->severity != Severity::kNone) kind = Kind::kLogMessage;
@@ -834,7 +963,7 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
   if (const size_t colon = FindColonSpace(m.substr(0, 66)); colon != npos && m.substr(0, colon).find(' ') == npos) {
     text = m.substr(colon + 2);
   }
-  if (text.starts_with("DKIM-Signature field added")) return Kind::kDkimSignature;
+  if (Starts(text, "DKIM-Signature field added")) return Kind::kDkimSignature;
   struct Shape {
     string_view prefix;
     DkimResult result;
@@ -850,15 +979,15 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
   }
   // dkimf_log_ssl_errors: "s=%s d=%s SSL %s" (a signature's verification
   // failed in OpenSSL), "SSL %s" (no signature at hand: signing).
-  if (text.starts_with("s=") && Contains(text, " d=") && Contains(text, " SSL ")) {
+  if (Starts(text, "s=") && Contains(text, " d=") && Contains(text, " SSL ")) {
     e->dkim_result = DkimResult::kFail;
     return Kind::kDkimVerification;
   }
-  if (text.starts_with("signing table references unknown key ")) {
+  if (Starts(text, "signing table references unknown key ")) {
     e->dkim_error = DkimError::kUnknownKey;
     return Kind::kDkimError;
   }
-  if (text.starts_with("key retrieval failed")) {
+  if (Starts(text, "key retrieval failed")) {
     e->dkim_error = DkimError::kKeyRetrieval;
     return Kind::kDkimError;
   }
@@ -888,7 +1017,7 @@ Kind ClassifyOpendkim(string_view m, Event* e) {
                                           "no signing domain match for ",
                                           "no signing subdomain match for "};
   // "%s: %s [%s] not internal" (LogWhy)
-  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo) || text.ends_with(" not internal")) {
+  if (StartsWithAny(text, kInfo) || StartsWithAny(m, kInfo) || Ends(text, " not internal")) {
     return Kind::kInformational;
   }
   return Kind::kUnparsed;

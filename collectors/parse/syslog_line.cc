@@ -1,5 +1,6 @@
 #include "collectors/parse/syslog_line.h"
 
+#include <bit>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -47,26 +48,29 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   return len;
 }
 
-// True when all n bytes are in 0x01..0x7F. With SSE2, 32 bytes a step and
-// one test at the end (a byte's high bit, or its equality with zero, marks it);
-// the last partial block is the line's last 16 bytes, overlapping.
+// True when all n bytes are in 0x01..0x7F. With SSE2, 64 bytes a step: such a
+// byte is greater than zero as a signed byte, so the AND of the comparisons is
+// all ones iff every byte is; the line's last 16 bytes (overlapping) cover the
+// rest.
 bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
 #if defined(__SSE2__)
   if (n >= 16) {
     const __m128i zero = _mm_setzero_si128();
-    __m128i acc = zero;
-    auto block = [&](const unsigned char* q) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-      return _mm_or_si128(v, _mm_cmpeq_epi8(v, zero));
+    auto good = [&](const unsigned char* q) {
+      return _mm_cmpgt_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), zero);
     };
+    __m128i acc = good(p + n - 16);
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) acc = _mm_or_si128(acc, _mm_or_si128(block(p + i), block(p + i + 16)));
-    if (i + 16 <= n) {
-      acc = _mm_or_si128(acc, block(p + i));
-      i += 16;
+    for (; i + 64 <= n; i += 64) {
+      acc = _mm_and_si128(acc, _mm_and_si128(_mm_and_si128(good(p + i), good(p + i + 16)),
+                                             _mm_and_si128(good(p + i + 32), good(p + i + 48))));
     }
-    if (i < n) acc = _mm_or_si128(acc, block(p + n - 16));
-    return _mm_movemask_epi8(acc) == 0;
+    if (i + 32 <= n) {
+      acc = _mm_and_si128(acc, _mm_and_si128(good(p + i), good(p + i + 16)));
+      i += 32;
+    }
+    if (i + 16 <= n) acc = _mm_and_si128(acc, good(p + i));
+    return _mm_movemask_epi8(acc) == 0xFFFF;
   }
 #endif
   uint64_t bad = 0;
@@ -80,28 +84,37 @@ bool AllAsciiWithoutNul(const unsigned char* p, size_t n) {
   return (bad & 0x8080808080808080ull) == 0;
 }
 
-// Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0 otherwise.
-int Month(const char* s) {
-  const uint32_t key = static_cast<uint32_t>(static_cast<unsigned char>(s[0])) << 16 |
-                       static_cast<uint32_t>(static_cast<unsigned char>(s[1])) << 8 | static_cast<unsigned char>(s[2]);
-  constexpr auto k = [](const char(&n)[4]) {
-    return static_cast<uint32_t>(n[0]) << 16 | static_cast<uint32_t>(n[1]) << 8 | static_cast<uint32_t>(n[2]);
-  };
-  switch (key) {
-    case k("Jan"): return 1;
-    case k("Feb"): return 2;
-    case k("Mar"): return 3;
-    case k("Apr"): return 4;
-    case k("May"): return 5;
-    case k("Jun"): return 6;
-    case k("Jul"): return 7;
-    case k("Aug"): return 8;
-    case k("Sep"): return 9;
-    case k("Oct"): return 10;
-    case k("Nov"): return 11;
-    case k("Dec"): return 12;
-    default: return 0;
+// Month 1..12 from an English abbreviation as syslog writes it ("Jan"), 0
+// otherwise: a perfect hash of the three bytes (the multiplier found by a
+// search) into 16 slots, then one compare with the slot's name.
+constexpr uint32_t MonthKey(unsigned char a, unsigned char b, unsigned char c) {
+  return static_cast<uint32_t>(a) | static_cast<uint32_t>(b) << 8 | static_cast<uint32_t>(c) << 16;
+}
+constexpr uint32_t MonthSlot(uint32_t key) { return (key * 26597u) >> 28; }
+struct MonthSlots {
+  uint32_t key[16] = {};
+  uint8_t month[16] = {};
+  int filled = 0;
+};
+constexpr MonthSlots kMonthSlots = [] {
+  constexpr const char* kNames[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  MonthSlots t;
+  for (int m = 0; m < 12; ++m) {
+    const uint32_t k = MonthKey(kNames[m][0], kNames[m][1], kNames[m][2]);
+    if (t.month[MonthSlot(k)] == 0) ++t.filled;
+    t.key[MonthSlot(k)] = k;
+    t.month[MonthSlot(k)] = static_cast<uint8_t>(m + 1);
   }
+  return t;
+}();
+static_assert(kMonthSlots.filled == 12, "the month hash has a collision");
+
+int Month(const char* s) {
+  const uint32_t key =
+      MonthKey(static_cast<unsigned char>(s[0]), static_cast<unsigned char>(s[1]), static_cast<unsigned char>(s[2]));
+  const uint32_t slot = MonthSlot(key);
+  return kMonthSlots.key[slot] == key ? kMonthSlots.month[slot] : 0;
 }
 
 struct Clock {
@@ -109,16 +122,20 @@ struct Clock {
 };
 
 // "HH:MM:SS" at s (8 bytes available); false when it is not a time of day.
-bool ParseClock(const char* s, Clock* c) {
-  if (s[2] != ':' || s[5] != ':') return false;
-  const unsigned d[6] = {static_cast<unsigned>(s[0] - '0'), static_cast<unsigned>(s[1] - '0'),
-                         static_cast<unsigned>(s[3] - '0'), static_cast<unsigned>(s[4] - '0'),
-                         static_cast<unsigned>(s[6] - '0'), static_cast<unsigned>(s[7] - '0')};
-  if (d[0] > 2 || d[1] > 9 || d[2] > 5 || d[3] > 9 || d[4] > 6 || d[5] > 9) return false;
-  c->hour = static_cast<int>(d[0] * 10 + d[1]);
-  c->minute = static_cast<int>(d[2] * 10 + d[3]);
-  c->second = static_cast<int>(d[4] * 10 + d[5]);
-  return c->hour < 24 && c->second <= 60;
+// One 8-byte word: XOR with "00:00:00" leaves the digits' values and zero
+// colons; a digit byte is then at most 9 (no high nibble, no carry when 6 is
+// added), a colon byte exactly 0.
+inline bool ParseClock(const char* s, Clock* c) {
+  uint64_t w;
+  std::memcpy(&w, s, 8);
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+  const uint64_t x = w ^ 0x30303A30303A3030ull;  // little-endian "00:00:00"
+  if ((x & 0xF0F0FFF0F0FFF0F0ull) != 0 || ((x + 0x0606000606000606ull) & 0xF0F0F0F0F0F0F0F0ull) != 0) return false;
+  const uint64_t pairs = x * 10 + (x >> 8);  // byte k: 10 * digit k + digit k+1 (at most 99, no carry)
+  c->hour = static_cast<int>(pairs & 0xFF);
+  c->minute = static_cast<int>((pairs >> 24) & 0xFF);
+  c->second = static_cast<int>((pairs >> 48) & 0xFF);
+  return c->hour < 24 && c->minute < 60 && c->second <= 60;
 }
 
 bool ValidDay(int year, int month, int day) {
@@ -198,6 +215,31 @@ size_t ParseRfc3339(std::string_view s, SyslogLine* out) {
   return i + 1;
 }
 
+// The pid digits before tag[close] == ']' by one 8-byte word (tag[close-8 ..
+// close-1], little-endian, close >= 8): the number of digits (1..7, 0 when
+// there is none; 8 means "look further") into *count and their value.
+inline uint32_t PidDigits(const char* tag, size_t close, size_t* count) {
+  uint64_t w;
+  std::memcpy(&w, tag + close - 8, 8);
+  const uint64_t t = w ^ 0x3030303030303030ull;  // a digit's value, or a byte above 9
+  const uint64_t other = (t | ((t & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull)) & 0xF0F0F0F0F0F0F0F0ull;
+  if (other == 0) {
+    *count = 8;
+    return 0;
+  }
+  const size_t k = static_cast<size_t>(__builtin_clzll(other)) / 8;  // digits at the top (the end of the tag)
+  *count = k;
+  if (k == 0) return 0;
+  // The k digits right-aligned in eight with zeros before them, then the
+  // pairs, quads and the eight combined (D. Lemire's parse_eight_digits).
+  uint64_t v = t & (~0ull << (8 * (8 - k)));
+  v = v * 10 + (v >> 8);
+  v = (((v & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+       (((v >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+      32;
+  return static_cast<uint32_t>(v);
+}
+
 // "prog[pid]" or "prog" (the tag without its ':').
 bool SplitTag(std::string_view tag, SyslogLine* out) {
   if (tag.empty() || tag.size() > kMaxTagBytes) return false;
@@ -206,12 +248,21 @@ bool SplitTag(std::string_view tag, SyslogLine* out) {
   if (tag.back() == ']') {
     // "[pid]": up to 9 digits before the ']'.
     const size_t close = tag.size() - 1;
-    const size_t lowest = close > 9 ? close - 9 : 0;
-    size_t i = close;
-    while (i > lowest && IsDigit(tag[i - 1])) --i;
-    if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
+    size_t i = close, k = 8;
     uint32_t pid = 0;
-    for (size_t k = i; k < close; ++k) pid = pid * 10 + static_cast<uint32_t>(Digit(tag[k]));
+    if (std::endian::native == std::endian::little && close >= 8) {
+      pid = PidDigits(tag.data(), close, &k);
+      i = close - k;
+    }
+    if (k == 8) {  // short tag or a long run of digits: byte by byte
+      const size_t lowest = close > 9 ? close - 9 : 0;
+      i = close;
+      pid = 0;
+      for (uint32_t scale = 1; i > lowest && IsDigit(tag[i - 1]); --i, scale *= 10) {
+        pid += static_cast<uint32_t>(Digit(tag[i - 1])) * scale;  // scale wraps after the ninth digit, unused then
+      }
+    }
+    if (i < 2 || i == close || tag[i - 1] != '[') return false;  // no program, no digits, or no '['
     out->has_pid = true;
     out->pid = pid;
     tag = tag.substr(0, i - 1);
@@ -229,11 +280,11 @@ void FirstTwoSpaces(std::string_view s, size_t* first, size_t* second) {
 #if defined(__SSE2__)
   if (s.size() >= 48) {
     const __m128i space = _mm_set1_epi8(' ');
-    uint64_t mask = 0;
-    for (int k = 0; k < 3; ++k) {
+    auto spaces = [&](int k) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + 16 * k));
-      mask |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
-    }
+      return static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)))) << (16 * k);
+    };
+    uint64_t mask = spaces(0) | spaces(1) | spaces(2);
     if (mask != 0) {
       *first = static_cast<size_t>(__builtin_ctzll(mask));
       mask &= mask - 1;
@@ -281,7 +332,7 @@ std::string_view SyslogStatusName(SyslogStatus s) {
   return "unknown";
 }
 
-int64_t TimeContext::Resolve(int month, int day, int64_t seconds_of_day) const {
+int64_t TimeContext::ResolveAroundNewYear(int month, int day, int64_t seconds_of_day) const {
   // Days before the month in a common year.
   static constexpr int kBefore[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
   auto local = [&](int i) {

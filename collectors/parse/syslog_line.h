@@ -74,11 +74,18 @@ class TimeContext {
       jan1_[i] = DaysFromCivil(yy, 1, 1);
       leap_[i] = (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0;
     }
+    constexpr int kBefore[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    for (int m = 1; m <= 12; ++m) month_base_[m] = (jan1_[1] + kBefore[m] + (leap_[1] && m > 2 ? 1 : 0) - 1) * 86400;
   }
   constexpr int64_t now_unix() const { return now_unix_; }
   constexpr int32_t utc_offset_seconds() const { return offset_; }
   // Unix time of a year-less local date and time (month 1..12), the year inferred as ParseSyslogLine says.
-  int64_t Resolve(int month, int day, int64_t seconds_of_day) const;
+  // Inline for the common case: a date of this year, not ahead of now, not in January.
+  int64_t Resolve(int month, int day, int64_t seconds_of_day) const {
+    const int64_t t = month_base_[month] + day * int64_t{86400} + seconds_of_day;
+    if (month != 1 && t <= now_local_ + 86400) return t - offset_;
+    return ResolveAroundNewYear(month, day, seconds_of_day);
+  }
 
  private:
   int64_t now_unix_, now_local_;
@@ -86,6 +93,9 @@ class TimeContext {
   int64_t year_ = 1970;
   int64_t jan1_[3] = {};  // days of Jan 1st of year_-1, year_, year_+1
   bool leap_[3] = {};
+  int64_t month_base_[13] = {};  // local seconds of the day before the 1st of each month of year_
+
+  int64_t ResolveAroundNewYear(int month, int day, int64_t seconds_of_day) const;
 };
 
 struct SyslogLine {
