@@ -2,6 +2,7 @@
 
 #include "collectors/dns/dns_collector.h"
 #include "collectors/filesystem_collector.h"
+#include "collectors/logs/logs_collector.h"
 #include "collectors/postfix_queue_collector.h"
 #include "collectors/probes/probes_collector.h"
 #include "collectors/services_collector.h"
@@ -36,6 +37,10 @@ const std::vector<CollectorSpec>& CollectorRegistry() {
        "DNS and deliverability of our domains: MX, A/AAAA, reverse DNS, SPF (evaluated, lookups "
        "counted), DKIM keys, DMARC, MTA-STS, TLS-RPT, DNSBL listings (c-ares)",
        &Create<DnsCollector>, &DnsCollector::Families},
+      {"logs", true,
+       "what flowed through the stack, from mail.log or the journal: Postfix deliveries, delays, rejects, SASL, "
+       "TLS; Dovecot logins and LMTP; OpenDKIM; fail2ban bans; named error patterns",
+       &Create<LogsCollector>, &LogsCollector::Families, std::chrono::seconds(5), std::chrono::seconds(4)},
       {"services", false, "systemd unit state and restarts over D-Bus, or process checks from /proc",
        &Create<ServicesCollector>, &ServicesCollector::Families},
   };

@@ -12,6 +12,7 @@
 
 #include "collectors/core/collector.h"
 #include "collectors/core/config_node.h"
+#include "collectors/core/duration.h"
 
 namespace mailstack {
 
@@ -26,6 +27,10 @@ struct CollectorSpec {
   // Every family the collector may emit (what its Describe() returns), for
   // the registry test and the README's metric table.
   std::vector<MetricDesc> (*families)();
+  // When set, the collector's interval and timeout unless its section sets
+  // them; `defaults` does not apply to it (logs reads every 5s).
+  Duration default_interval{0};
+  Duration default_timeout{0};
 };
 
 const std::vector<CollectorSpec>& CollectorRegistry();

@@ -25,6 +25,9 @@ test_pkgs=(
   clang-format   # the clang_format_check test
   clang-tidy   # the cognitive-complexity check
   python3-spf   # its OpenSPF RFC 7208 test suite, fed to the SPF evaluator
+  dovecot-lmtpd   # the logs and roundtrip tests deliver over LMTP into Dovecot
+  rsyslog   # the logs test reads Debian's traditional mail.log written by a real rsyslog
+  systemd-journal-remote   # writes real journal files for the journal source's tests
 )
 
 pkgs=("${build_pkgs[@]}")

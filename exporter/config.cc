@@ -31,6 +31,11 @@ collectors:
     # Postfix running is not Postfix accepting mail: speak SMTP to it.
     targets:
       - {name: smtp, protocol: smtp, address: "127.0.0.1:25"}
+  logs:
+    # Debian's rsyslog file (root:adm 0640: the unit runs with SupplementaryGroups=adm).
+    # Without rsyslog: sources: [{journal: {}}]
+    sources:
+      - file: /var/log/mail.log
 )";
 
 namespace {
@@ -101,9 +106,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& file_name
       cfg.disabled.emplace_back(spec.name);
       continue;
     }
-    auto c_interval = section["interval"].AsDuration(cfg.default_interval);
+    // A collector with its own cadence (logs: every 5s) ignores `defaults`.
+    const bool own = spec.default_interval.count() > 0;
+    auto c_interval = section["interval"].AsDuration(own ? spec.default_interval : cfg.default_interval);
     if (!c_interval.ok()) return c_interval.status();
-    auto c_timeout = section["timeout"].AsDuration(cfg.default_timeout);
+    auto c_timeout = section["timeout"].AsDuration(own ? spec.default_timeout : cfg.default_timeout);
     if (!c_timeout.ok()) return c_timeout.status();
     if (auto s = CheckTiming(*c_interval, *c_timeout, section["interval"], section["timeout"], section); !s.ok()) {
       return s;

@@ -129,7 +129,7 @@ TEST(RegistryTest, ReadmeMetricTableListsExactlyTheDeclaredFamilies) {
   bool in_section = false;
   bool in_table = false;
   std::map<std::string, std::string> readme;  // name -> "type | labels"
-  const std::regex row(R"(^\| `([a-z_:]+)` \| ([a-z]+) \| ([^|]*)\|)");
+  const std::regex row(R"(^\| `([a-z0-9_:]+)` \| ([a-z]+) \| ([^|]*)\|)");
   while (std::getline(in, line)) {
     if (line.rfind("## ", 0) == 0) in_section = line == "## Collectors and metrics";
     if (line.rfind("|", 0) != 0) in_table = false;

@@ -90,38 +90,48 @@ TEST(ConfigTest, EmptyFileGivesDefaultsAndDefaultCollectors) {
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   EXPECT_EQ(cfg->default_interval, 30s);
   EXPECT_EQ(cfg->default_timeout, 10s);
-  ASSERT_EQ(cfg->collectors.size(), 2u);
+  ASSERT_EQ(cfg->collectors.size(), 3u);
   EXPECT_EQ(cfg->collectors[0].name, "filesystem");
   EXPECT_EQ(cfg->collectors[0].interval, 30s);
   EXPECT_EQ(cfg->collectors[0].timeout, 10s);
   EXPECT_EQ(cfg->collectors[1].name, "postfix_queue");
+  // logs has its own cadence, whatever `defaults` say.
+  EXPECT_EQ(cfg->collectors[2].name, "logs");
+  EXPECT_EQ(cfg->collectors[2].interval, 5s);
+  EXPECT_EQ(cfg->collectors[2].timeout, 4s);
+  auto slow = ParseConfig("defaults: {interval: 2m, timeout: 1m}\ncollectors: {logs: {interval: 10s}}\n", "t.yml");
+  ASSERT_TRUE(slow.ok()) << slow.status().message();
+  EXPECT_EQ(slow->collectors[2].interval, 10s);
+  EXPECT_EQ(slow->collectors[2].timeout, 4s);
 }
 
 TEST(ConfigTest, PerCollectorOverridesAndDisable) {
   auto cfg = ParseConfig(
       "defaults: {interval: 1m, timeout: 20s}\ncollectors:\n  filesystem: {interval: 2m, timeout: 1m30s}\n"
-      "  postfix_queue: {enabled: false}\n",
+      "  postfix_queue: {enabled: false}\n  logs: {enabled: false}\n",
       "t.yml");
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   ASSERT_EQ(cfg->collectors.size(), 1u);
   EXPECT_EQ(cfg->collectors[0].interval, 2min);
   EXPECT_EQ(cfg->collectors[0].timeout, 90s);
 
-  auto off = ParseConfig("collectors:\n  filesystem:\n    enabled: false\n", "t.yml");
+  auto off = ParseConfig("collectors:\n  filesystem:\n    enabled: false\n  logs: {enabled: false}\n", "t.yml");
   ASSERT_TRUE(off.ok()) << off.status().message();
   ASSERT_EQ(off->collectors.size(), 1u);
   EXPECT_EQ(off->collectors[0].name, "postfix_queue");
   // Off: filesystem explicitly, certificates and services by default (no section).
-  EXPECT_EQ(off->disabled, (std::vector<std::string>{"filesystem", "certificates", "probes", "dns", "services"}));
+  EXPECT_EQ(off->disabled,
+            (std::vector<std::string>{"filesystem", "certificates", "probes", "dns", "logs", "services"}));
 }
 
 TEST(ConfigTest, EmbeddedDefaultParses) {
   auto cfg = ParseConfig(kEmbeddedDefaultConfig, kEmbeddedConfigName);
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
   EXPECT_EQ(cfg->source, "<embedded default config>");
-  ASSERT_EQ(cfg->collectors.size(), 4u);
+  ASSERT_EQ(cfg->collectors.size(), 5u);
   EXPECT_EQ(cfg->collectors[2].name, "probes");
-  EXPECT_EQ(cfg->collectors[3].name, "services");
+  EXPECT_EQ(cfg->collectors[3].name, "logs");
+  EXPECT_EQ(cfg->collectors[4].name, "services");
 }
 
 TEST(ConfigTest, MissingExplicitFileIsAnErrorButMissingDefaultFileIsNot) {
