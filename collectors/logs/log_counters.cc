@@ -17,9 +17,9 @@ constexpr CounterFamily<2> kConnections{"mailstack_postfix_smtpd_connections_tot
 constexpr CounterFamily<2> kMessages{"mailstack_postfix_smtpd_messages_total",
                                      "Messages accepted by smtpd (\"client=\" lines) by master.cf service.",
                                      "postfix_instance", "service"};
-constexpr CounterFamily<2> kSaslLogins{"mailstack_postfix_smtpd_sasl_logins_total",
-                                       "Messages accepted from SASL-authenticated clients (client= with sasl_username=).",
-                                       "postfix_instance", "service"};
+constexpr CounterFamily<2> kSaslLogins{
+    "mailstack_postfix_smtpd_sasl_logins_total",
+    "Messages accepted from SASL-authenticated clients (client= with sasl_username=).", "postfix_instance", "service"};
 constexpr CounterFamily<2> kSaslFailures{"mailstack_postfix_smtpd_sasl_failures_total",
                                          "Failed SASL authentications (\"SASL ... authentication failed\").",
                                          "postfix_instance", "service"};
@@ -61,7 +61,10 @@ constexpr CounterFamily<3> kDelayStage{"mailstack_postfix_delivery_delay_stage_s
 constexpr CounterFamily<4> kFailures{
     "mailstack_postfix_delivery_failures_total",
     "Deferred and bounced delivery attempts by enhanced status class and subject (dsn=4.4 of 4.4.1).",
-    "postfix_instance", "transport", "status", "dsn"};
+    "postfix_instance",
+    "transport",
+    "status",
+    "dsn"};
 constexpr CounterFamily<3> kBlocked{
     "mailstack_postfix_delivery_blocked_total",
     "Deferred and bounced delivery attempts whose receiver says it blocks us (blocked, listed, reputation).",
@@ -94,8 +97,7 @@ constexpr CounterFamily<1> kDkimVerifications{"mailstack_opendkim_verifications_
                                               "DKIM verifications by OpenDKIM by result.", "result"};
 constexpr CounterFamily<1> kDkimErrors{"mailstack_opendkim_errors_total", "OpenDKIM errors by kind.", "kind"};
 // fail2ban, patterns
-constexpr CounterFamily<1> kBans{"mailstack_fail2ban_bans_total", "New fail2ban bans in the configured jails.",
-                                 "jail"};
+constexpr CounterFamily<1> kBans{"mailstack_fail2ban_bans_total", "New fail2ban bans in the configured jails.", "jail"};
 constexpr CounterFamily<1> kPatterns{"mailstack_log_pattern_matches_total",
                                      "Log lines whose message contains the named pattern.", "pattern"};
 // The collector's own
@@ -198,14 +200,44 @@ struct LogCounters::Instance {
 };
 
 std::vector<MetricDesc> LogFamilies() {
-  return {kConnections,     kMessages,          kSaslLogins,     kSaslFailures,   kRejects,
-          kSmtpdTls,        kLost,              kPostscreen,     kCleanupMessages, kCleanupRejects,
-          kQmgrInserted,    kQmgrRemoved,       kQmgrExpired,    kBounceNotifications, kDeliveries,
-          kDelay,           kDelayStage,        kFailures,       kBlocked,        kConnectFailures,
-          kSmtpTls,         kPostfixLog,        kDovecotLogins,  kDovecotLoginFailures, kDovecotAuthFailures,
-          kLmtp,            kDovecotLog,        kDkimSignatures, kDkimVerifications, kDkimErrors,
-          kBans,            kPatterns,          kLines,          kUnparsed,       kMalformed,
-          kLastLine,        kSourceUp,          kRotations};
+  return {kConnections,
+          kMessages,
+          kSaslLogins,
+          kSaslFailures,
+          kRejects,
+          kSmtpdTls,
+          kLost,
+          kPostscreen,
+          kCleanupMessages,
+          kCleanupRejects,
+          kQmgrInserted,
+          kQmgrRemoved,
+          kQmgrExpired,
+          kBounceNotifications,
+          kDeliveries,
+          kDelay,
+          kDelayStage,
+          kFailures,
+          kBlocked,
+          kConnectFailures,
+          kSmtpTls,
+          kPostfixLog,
+          kDovecotLogins,
+          kDovecotLoginFailures,
+          kDovecotAuthFailures,
+          kLmtp,
+          kDovecotLog,
+          kDkimSignatures,
+          kDkimVerifications,
+          kDkimErrors,
+          kBans,
+          kPatterns,
+          kLines,
+          kUnparsed,
+          kMalformed,
+          kLastLine,
+          kSourceUp,
+          kRotations};
 }
 
 LogCounters::LogCounters(const std::map<std::string, std::string>& instances, std::vector<std::string> jails,
@@ -448,8 +480,8 @@ void EmitDeliveries(MetricSink& sink, const LogCounters::Instance& inst) {
 }  // namespace
 
 void LogCounters::Emit(MetricSink& sink) const {
-  static constexpr std::array<std::string_view, maillog::kSeverityCount - 1> kSeverities = {"warning", "error",
-                                                                                             "fatal", "panic"};
+  static constexpr std::array<std::string_view, maillog::kSeverityCount - 1> kSeverities = {"warning", "error", "fatal",
+                                                                                            "panic"};
   for (const auto& p : instances_) {
     const Instance& inst = *p;
     const std::string_view in = inst.label;

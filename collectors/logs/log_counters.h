@@ -20,8 +20,8 @@
 namespace mailstack::logs {
 
 // Upper bounds of mailstack_postfix_delivery_delay_seconds (120 s among them: "delivery > 2 min" is an alert).
-inline constexpr std::array<double, 18> kDelayBuckets = {0.1, 0.25, 0.5,  1,    2.5,  5,     10,    30,    60,
-                                                         120, 300,  600,  1800, 3600, 10800, 21600, 43200, 86400};
+inline constexpr std::array<double, 18> kDelayBuckets = {0.1, 0.25, 0.5, 1,    2.5,  5,     10,    30,    60,
+                                                         120, 300,  600, 1800, 3600, 10800, 21600, 43200, 86400};
 // Most Postfix instances and master.cf services per instance counted apart;
 // more (a misconfigured syslog_name, lines forged by a local user) are
 // counted under the last one's "other".

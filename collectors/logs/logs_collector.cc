@@ -104,9 +104,10 @@ Status ParseFail2ban(const ConfigNode& node, std::optional<LogsCollector::Fail2b
   MS_RETURN_IF_ERROR(node.ExpectMap({"file", "jails"}));
   LogsCollector::Fail2ban f;
   MS_ASSIGN_OR_RETURN(f.file, node["file"].AsAbsolutePath(f.file));
-  MS_ASSIGN_OR_RETURN(f.jails, node["jails"].AsUniqueStringList("jail", [](const ConfigNode& at, const std::string& v) -> Status {
-    return v.empty() ? at.Error("must not be empty") : Status::Ok();
-  }));
+  MS_ASSIGN_OR_RETURN(
+      f.jails, node["jails"].AsUniqueStringList("jail", [](const ConfigNode& at, const std::string& v) -> Status {
+        return v.empty() ? at.Error("must not be empty") : Status::Ok();
+      }));
   if (f.jails.empty()) return node["jails"].Error("must name at least one jail");
   *out = std::move(f);
   return Status::Ok();
@@ -136,8 +137,8 @@ std::string LogsCollector::Source::Label() const {
 
 Result<LogsCollector::Options> LogsCollector::ParseOptions(const ConfigNode& section) {
   Options o;
-  MS_RETURN_IF_ERROR(section.ExpectMap(
-      {"sources", "start_at", "postfix_instances", "patterns", "default_patterns", "fail2ban"}));
+  MS_RETURN_IF_ERROR(
+      section.ExpectMap({"sources", "start_at", "postfix_instances", "patterns", "default_patterns", "fail2ban"}));
   MS_RETURN_IF_ERROR(ParseSources(section["sources"], &o.sources));
   MS_ASSIGN_OR_RETURN(const std::string start, section["start_at"].AsOneOf({"end", "beginning"}, "end"));
   o.start_at_end = start == "end";
@@ -219,8 +220,7 @@ void LogsCollector::ReadSource(Reader& r, const Deadline& work) {
   parse::SyslogLine sl;
   Status st = r.file->Poll(options_.read_budget, work, [&](std::string_view line, bool truncated) {
     ++r.stats.lines;
-    const parse::SyslogStatus ps =
-        truncated ? parse::SyslogStatus::kTooLong : parse::ParseSyslogLine(line, tc, &sl);
+    const parse::SyslogStatus ps = truncated ? parse::SyslogStatus::kTooLong : parse::ParseSyslogLine(line, tc, &sl);
     if (ps != parse::SyslogStatus::kOk) {
       ++r.stats.malformed[static_cast<size_t>(ps) - 1];
       return;

@@ -17,7 +17,8 @@ int Frequency(uint8_t c) {
   static constexpr std::string_view kLower = "etaoinsrhldcumpfgwybvkxjqz";  // most to least common
   if (c >= 'a' && c <= 'z') return 600 - static_cast<int>(kLower.find(static_cast<char>(c))) * 22;
   if (c >= '0' && c <= '9') return 300;
-  if (c >= 'A' && c <= 'Z') return std::string_view("SLTAEO").find(static_cast<char>(c)) != std::string_view::npos ? 45 : 30;
+  if (c >= 'A' && c <= 'Z')
+    return std::string_view("SLTAEO").find(static_cast<char>(c)) != std::string_view::npos ? 45 : 30;
   switch (c) {
     case ' ': return 1000;
     case '.':

@@ -45,8 +45,8 @@ class PatternSet {
   void MatchScalar(std::string_view text, uint64_t* counts) const;
 
   std::vector<Pattern> patterns_;
-  std::vector<Anchor> anchors_;                  // one per pattern
-  std::vector<uint8_t> distinct_;                // distinct anchor bytes
+  std::vector<Anchor> anchors_;                     // one per pattern
+  std::vector<uint8_t> distinct_;                   // distinct anchor bytes
   std::array<std::vector<uint32_t>, 256> by_byte_;  // anchor byte -> patterns
 };
 

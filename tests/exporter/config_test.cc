@@ -44,7 +44,7 @@ const BadCase kBadConfigs[] = {
      "t.yml:2:3: defaults.intreval: unknown key (allowed: interval, timeout)"},
     {"unknown_collector", "collectors:\n  postfx: {}\n",
      "t.yml:2:3: collectors.postfx: unknown collector (known: filesystem, postfix_queue, certificates, probes, dns, "
-     "services)"},
+     "logs, services)"},
     {"duplicate_collector", "collectors:\n  filesystem: {}\n  filesystem: {}\n",
      "t.yml:3:3: collectors.filesystem: duplicate key (first defined at line 2)"},
     {"collectors_is_list", "collectors:\n  - filesystem\n", "t.yml:2:3: collectors: must be a map (got a list)"},

@@ -20,7 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 
-std::string TestData(const std::string& name) { return std::string(MAILSTACK_SOURCE_DIR) + "/tests/parse/testdata/" + name; }
+std::string TestData(const std::string& name) {
+  return std::string(MAILSTACK_SOURCE_DIR) + "/tests/parse/testdata/" + name;
+}
 
 class TempDir {
  public:
@@ -170,13 +172,24 @@ TEST(LogsCollectorTest, CountsTheLabsTrafficLogExactly) {
   EXPECT_EQ(Get(m, dv + ",transport=virtual,status=sent"), 4);
   EXPECT_EQ(Get(m, dv + ",transport=error,status=deferred"), 1);
   EXPECT_EQ(Get(m, dv + ",transport=lmtp,status=sent"), 0);
-  EXPECT_EQ(Get(m, "mailstack_postfix_delivery_delay_seconds_count,postfix_instance=postfix,transport=virtual,status=sent"), 4);
-  EXPECT_DOUBLE_EQ(Get(m, "mailstack_postfix_delivery_delay_seconds_sum,postfix_instance=postfix,transport=virtual,status=sent"), 0.34);
-  const std::string stage = "mailstack_postfix_delivery_delay_stage_seconds_total,postfix_instance=postfix,transport=virtual,stage=";
+  EXPECT_EQ(
+      Get(m, "mailstack_postfix_delivery_delay_seconds_count,postfix_instance=postfix,transport=virtual,status=sent"),
+      4);
+  EXPECT_DOUBLE_EQ(
+      Get(m, "mailstack_postfix_delivery_delay_seconds_sum,postfix_instance=postfix,transport=virtual,status=sent"),
+      0.34);
+  const std::string stage =
+      "mailstack_postfix_delivery_delay_stage_seconds_total,postfix_instance=postfix,transport=virtual,stage=";
   EXPECT_DOUBLE_EQ(Get(m, stage + "before_queue_manager"), 0.30);
   EXPECT_DOUBLE_EQ(Get(m, stage + "in_queue_manager"), 0.02);
-  EXPECT_EQ(Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=postfix,transport=error,status=deferred,dsn=4.3"), 1);
-  EXPECT_EQ(Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=postfix,transport=smtp,status=bounced,dsn=5.7"), 0);
+  EXPECT_EQ(
+      Get(m,
+          "mailstack_postfix_delivery_failures_total,postfix_instance=postfix,transport=error,status=deferred,dsn=4.3"),
+      1);
+  EXPECT_EQ(
+      Get(m,
+          "mailstack_postfix_delivery_failures_total,postfix_instance=postfix,transport=smtp,status=bounced,dsn=5.7"),
+      0);
   EXPECT_EQ(Get(m, "mailstack_postfix_log_messages_total,postfix_instance=postfix,severity=warning"), 4);
   EXPECT_EQ(Get(m, "mailstack_opendkim_signatures_total"), 3);
   EXPECT_EQ(Get(m, "mailstack_log_pattern_matches_total,pattern=relay_access_denied"), 1);
@@ -227,8 +240,12 @@ TEST(LogsCollectorTest, InstancesBlocksPatternsFail2banAndJunk) {
   EXPECT_EQ(Get(m, "mailstack_postfix_smtp_connect_failures_total,postfix_instance=main,reason=refused"), 0);
   EXPECT_EQ(Get(m, "mailstack_postfix_deliveries_total,postfix_instance=out,transport=smtp,status=bounced"), 2);
   EXPECT_EQ(Get(m, "mailstack_postfix_delivery_blocked_total,postfix_instance=out,transport=smtp,status=bounced"), 1);
-  EXPECT_EQ(Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=out,transport=smtp,status=bounced,dsn=5.7"), 1);
-  EXPECT_EQ(Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=out,transport=smtp,status=bounced,dsn=5.1"), 1);
+  EXPECT_EQ(
+      Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=out,transport=smtp,status=bounced,dsn=5.7"),
+      1);
+  EXPECT_EQ(
+      Get(m, "mailstack_postfix_delivery_failures_total,postfix_instance=out,transport=smtp,status=bounced,dsn=5.1"),
+      1);
   EXPECT_EQ(Get(m, "mailstack_postfix_log_messages_total,postfix_instance=main,severity=warning"), 1);
   EXPECT_EQ(Get(m, "mailstack_log_pattern_matches_total,pattern=connect_refused"), 1);
   EXPECT_EQ(Get(m, "mailstack_log_pattern_matches_total,pattern=tls_library_problem"), 1);
@@ -270,10 +287,10 @@ TEST(LogsCollectorTest, EveryFixedLabelSetIsZeroFilledBeforeAnyLine) {
     logins += k.starts_with("mailstack_dovecot_logins_total,");
     login_failures += k.starts_with("mailstack_dovecot_login_failures_total,");
   }
-  EXPECT_EQ(rejects, 11u);           // service smtpd x 11 reasons
-  EXPECT_EQ(lost, 9u);               // 9 stages
-  EXPECT_EQ(deliveries, 27u);        // 9 transports x 3 statuses
-  EXPECT_EQ(failures, 9u * 2 * 8);   // deferred 4.0-4.7, bounced 5.0-5.7 per transport
+  EXPECT_EQ(rejects, 11u);          // service smtpd x 11 reasons
+  EXPECT_EQ(lost, 9u);              // 9 stages
+  EXPECT_EQ(deliveries, 27u);       // 9 transports x 3 statuses
+  EXPECT_EQ(failures, 9u * 2 * 8);  // deferred 4.0-4.7, bounced 5.0-5.7 per transport
   EXPECT_EQ(logins, 4u);
   EXPECT_EQ(login_failures, 16u);
   EXPECT_EQ(Get(m, "mailstack_opendkim_verifications_total,result=fail"), 0);
@@ -289,7 +306,8 @@ TEST(LogsCollectorTest, ReadsOnlyNewLinesAndAPartialLineOnceItEnds) {
   LogsCollector c(o);
   const std::string key = "mailstack_postfix_smtpd_connections_total,postfix_instance=postfix,service=smtpd";
   EXPECT_EQ(Get(RunOnce(c), key), 0);  // start_at: end
-  Append(log, "Dec  4 18:00:01 mx postfix/smtpd[1]: connect from a[192.0.2.1]\nDec  4 18:00:02 mx postfix/smtpd[1]: con");
+  Append(log,
+         "Dec  4 18:00:01 mx postfix/smtpd[1]: connect from a[192.0.2.1]\nDec  4 18:00:02 mx postfix/smtpd[1]: con");
   EXPECT_EQ(Get(RunOnce(c), key), 1);
   Append(log, "nect from a[192.0.2.1]\n");
   auto m = RunOnce(c);
@@ -332,8 +350,9 @@ TEST(LogsCollectorTest, AnUnreadableSourceIsDownAndRecovers) {
 TEST(LogsCollectorTest, AReloadKeepsPositionAndCountsOfWhatIsStillConfigured) {
   TempDir dir;
   const std::string a = dir.File("a.log"), b = dir.File("b.log");
-  const std::string line = "Dec  4 18:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from a[192.0.2.1]: 554 5.7.1 "
-                           "<x@y.test>: Relay access denied; from=<s@t.test> to=<x@y.test> proto=ESMTP helo=<h>\n";
+  const std::string line =
+      "Dec  4 18:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from a[192.0.2.1]: 554 5.7.1 "
+      "<x@y.test>: Relay access denied; from=<s@t.test> to=<x@y.test> proto=ESMTP helo=<h>\n";
   Append(a, line);
   Append(b, line + line);
   auto o1 = FileOptions({a, b});
