@@ -546,6 +546,21 @@ bool ContainsFolded(std::string_view hay, std::string_view needle) {
 
 }  // namespace
 
+void CountSyslogLine(std::string_view line, bool truncated, const parse::TimeContext& tc, const PatternSet& patterns,
+                     LogCounters& counters, SourceStats& stats) {
+  ++stats.lines;
+  parse::SyslogLine sl;
+  const parse::SyslogStatus ps = truncated ? parse::SyslogStatus::kTooLong : parse::ParseSyslogLine(line, tc, &sl);
+  if (ps != parse::SyslogStatus::kOk) {
+    ++stats.malformed[static_cast<size_t>(ps) - 1];
+    return;
+  }
+  stats.last_line_timestamp = sl.UnixTime();
+  const maillog::Event e = maillog::Classify(sl);
+  counters.Count(e, sl.message);
+  patterns.Match(sl.message, counters.pattern_counts());
+}
+
 bool ReceiverBlocksUs(std::string_view message) {
   size_t reply = message.find(" said: ");
   if (reply == std::string_view::npos) reply = message.find("refused to talk to me: ");

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "collectors/core/metrics.h"
+#include "collectors/logs/patterns.h"
 #include "collectors/parse/maillog.h"
+#include "collectors/parse/syslog_line.h"
 
 namespace mailstack::logs {
 
@@ -101,6 +103,11 @@ struct SourceStats {
   uint64_t rotations = 0;
 };
 void EmitSource(MetricSink& sink, std::string_view source, const SourceStats& s);
+
+// The whole per-line path of a syslog source (what the benchmarks measure):
+// parse the line, classify it, count it, match the patterns on its message.
+void CountSyslogLine(std::string_view line, bool truncated, const parse::TimeContext& tc, const PatternSet& patterns,
+                     LogCounters& counters, SourceStats& stats);
 
 // True if a deferred or bounced delivery's reason is the receiver refusing
 // us for our reputation: its reply ("said: ...", "refused to talk to me: ...")

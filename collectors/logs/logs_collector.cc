@@ -217,18 +217,8 @@ int32_t UtcOffset(time_t now) {
 void LogsCollector::ReadSource(Reader& r, const Deadline& work) {
   const time_t now = ::time(nullptr);
   const parse::TimeContext tc(now, UtcOffset(now));
-  parse::SyslogLine sl;
   Status st = r.file->Poll(options_.read_budget, work, [&](std::string_view line, bool truncated) {
-    ++r.stats.lines;
-    const parse::SyslogStatus ps = truncated ? parse::SyslogStatus::kTooLong : parse::ParseSyslogLine(line, tc, &sl);
-    if (ps != parse::SyslogStatus::kOk) {
-      ++r.stats.malformed[static_cast<size_t>(ps) - 1];
-      return;
-    }
-    r.stats.last_line_timestamp = sl.UnixTime();
-    const maillog::Event e = maillog::Classify(sl);
-    counters_.Count(e, sl.message);
-    patterns_.Match(sl.message, counters_.pattern_counts());
+    logs::CountSyslogLine(line, truncated, tc, patterns_, counters_, r.stats);
   });
   r.stats.up = st.ok();
   r.stats.rotations = r.file->rotations();
