@@ -85,6 +85,26 @@ class ShippedDashboards(unittest.TestCase):
                 found = re.findall(r"- alert: %s\n\s+expr: \|\n\s+\(1 - [^\n]*\) > ([0-9.]+)\n" % alert, rules)
                 self.assertEqual(tuple(sorted(float(x) for x in found)), dashboards.USED_RATIO_THRESHOLDS)
 
+    def test_mail_flow_thresholds_equal_the_alert_thresholds(self):
+        with open(os.path.join(ROOT, "alerts", "mailstack-logs.rules.yml"), encoding="utf-8") as f:
+            rules = f.read()
+        with open(os.path.join(ROOT, "grafana", "mailstack-overview.json"), encoding="utf-8") as f:
+            d = json.load(f)
+        panels = {p.get("title"): p for p, _ in dashboards.iter_panels(d)}
+
+        def alert_thresholds(alert, op):
+            # the threshold after the ratio of each rule: ") < 0.95" in the expr that follows "- alert: <name>"
+            found = re.findall(r"- alert: %s\n\s+expr: \|\n(?:\s+[^\n]*\n)*?\s+\) %s ([0-9.]+)\n" % (alert, op), rules)
+            return tuple(sorted(float(x) for x in found))
+
+        cases = [("MailstackPostfixDeliverySuccessLow", "<", "Delivery success rate"),
+                 ("MailstackPostfixDeliverySlow", ">", "Delivery delay percentiles")]
+        for alert, op, title in cases:
+            with self.subTest(alert=alert, panel=title):
+                expected = alert_thresholds(alert, op)
+                self.assertTrue(expected, "no threshold found in %s" % alert)
+                self.assertEqual(tuple(sorted(dashboards._threshold_values(panels[title]))), expected)
+
 
 def _write(dashboard):
     fd, path = tempfile.mkstemp(suffix=".json")

@@ -169,7 +169,7 @@ class ExporterTest(unittest.TestCase):
         names = {g["name"] for g in groups}
         self.assertEqual(names, {"mailstack-exporter", "mailstack-filesystem", "mailstack-postfix",
                                  "mailstack-services", "mailstack-certificates", "mailstack-probes",
-                                 "mailstack-dns"})
+                                 "mailstack-dns", "mailstack-logs"})
         def healthy():
             gs = json.loads(http(LAB.prom_url + "/api/v1/rules")[2])["data"]["groups"]
             rules = [r for g in gs for r in g["rules"]]
