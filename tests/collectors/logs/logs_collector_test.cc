@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 
 #include "collectors/core/config_node.h"
@@ -372,6 +373,125 @@ TEST(LogsCollectorTest, AReloadKeepsPositionAndCountsOfWhatIsStillConfigured) {
   EXPECT_EQ(Get(m2, "mailstack_log_pattern_matches_total,pattern=relay_access_denied"), 4);
   EXPECT_EQ(Get(m2, "mailstack_log_pattern_matches_total,pattern=relay_words"), 1);
   EXPECT_EQ(Get(m2, "mailstack_postfix_smtpd_rejects_total,postfix_instance=postfix,service=smtpd,reason=relay"), 4);
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+// The figure: a 1M-line stream with 100 rotations of each kind
+// (rename + create, copytruncate, delete + recreate), the writer's chunks
+// ending mid-line, and a run between chunks: mailstack_log_lines_total is
+// exactly the lines written, and so is every family's count.
+TEST(LogsCollectorStreamTest, AMillionLinesWithThreeHundredRotationsAreCountedExactlyOnce) {
+  const std::string base = fs::exists("/dev/shm") ? "/dev/shm" : "/tmp";
+  char tmpl[64];
+  std::snprintf(tmpl, sizeof(tmpl), "%s/logs_stream.XXXXXX", base.c_str());
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string log = dir + "/mail.log";
+  LogsCollector::Options o;
+  o.sources = {{LogsCollector::Source::Kind::kFile, log}};
+  o.start_at_end = false;
+  LogsCollector c(o);
+  constexpr size_t kLines = 1000000, kRotations = 300;
+  const std::string connect = "Dec  4 18:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]\n";
+  const std::string sent =
+      "Dec  4 18:00:01 mx postfix/lmtp[2]: 4B7F81234: to=<u@example.test>, relay=mx[private/dovecot-lmtp], "
+      "delay=0.2, delays=0.1/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 <u@example.test> Saved)\n";
+  std::ofstream out;
+  auto open = [&] { out.open(log, std::ios::app | std::ios::binary); };
+  open();
+  size_t written = 0, connects = 0;
+  std::mt19937 rng(13);
+  for (size_t r = 0; r < kRotations; ++r) {
+    const size_t chunk = (kLines - written) / (kRotations - r);
+    std::string text;
+    for (size_t i = 0; i < chunk; ++i) {
+      const bool is_connect = rng() % 2 == 0;
+      connects += is_connect;
+      text += is_connect ? connect : sent;
+    }
+    written += chunk;
+    // The chunk's last line in two writes with a run between: a partial line waits for its newline.
+    const size_t last = text.rfind('\n', text.size() - 2) + 1;
+    const size_t cut = last + (text.size() - last) / 2;
+    out << text.substr(0, cut);
+    out.flush();
+    if (r % 4 == 0) RunOnce(c);
+    out << text.substr(cut);
+    out.flush();
+    switch (r % 3) {
+      case 0:  // rename + create
+        out.close();
+        fs::rename(log, log + ".1");
+        open();
+        break;
+      case 1: {      // copytruncate
+        RunOnce(c);  // the copy holds what was not read: at most one rotation between runs
+        fs::copy_file(log, log + ".1", fs::copy_options::overwrite_existing);
+        fs::resize_file(log, 0);
+        break;
+      }
+      case 2:  // delete + recreate
+        out.close();
+        fs::remove(log);
+        open();
+        break;
+    }
+    RunOnce(c);
+  }
+  out.close();
+  auto m = RunOnce(c);
+  EXPECT_EQ(Get(m, "mailstack_log_lines_total,source=" + log), kLines);
+  EXPECT_EQ(Get(m, "mailstack_log_rotations_total,source=" + log), kRotations);
+  EXPECT_EQ(Get(m, "mailstack_postfix_smtpd_connections_total,postfix_instance=postfix,service=smtpd"), connects);
+  EXPECT_EQ(Get(m, "mailstack_postfix_deliveries_total,postfix_instance=postfix,transport=lmtp,status=sent"),
+            kLines - connects);
+  for (const char* p : {"postfix", "dovecot", "opendkim"}) {
+    EXPECT_EQ(Get(m, std::string("mailstack_log_lines_unparsed_total,program=") + p), 0) << p;
+  }
+  EXPECT_EQ(Get(m, "mailstack_log_lines_malformed_total,source=" + log + ",reason=bad_timestamp"), 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+// A writer that dies mid-line before a rotation: the rotated file's
+// unterminated last line is one line (handed out when that file is done),
+// the rest in the new file another; neither is lost, for each kind.
+TEST(LogsCollectorTest, ALineCutByARotationIsTwoLinesNeitherLost) {
+  for (int variant = 0; variant < 6; ++variant) {
+    const int kind = variant % 3;
+    const bool read_before = variant < 3;  // the cut line read (partly) before the rotation, or not at all
+    TempDir dir;
+    const std::string log = dir.File("mail.log");
+    LogsCollector c(FileOptions({log}));
+    // The file is open and not empty (copytruncate of a file that was empty at the last run looks like a new
+    // file: file_tailer.h).
+    Append(log, "Dec  4 18:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]\n");
+    RunOnce(c);
+    Append(log, "Dec  4 18:00:01 mx postfix/smtpd[1]: con");
+    if (read_before) RunOnce(c);
+    if (kind == 0) fs::rename(log, log + ".1");
+    if (kind == 1) {
+      fs::copy_file(log, log + ".1");
+      fs::resize_file(log, 0);
+    }
+    if (kind == 2) fs::remove(log);
+    Append(log, "nect from a[192.0.2.1]\nDec  4 18:00:02 mx postfix/smtpd[1]: connect from a[192.0.2.1]\n");
+    RunOnce(c);
+    auto m = RunOnce(c);
+    EXPECT_EQ(Get(m, "mailstack_log_lines_total,source=" + log), 4) << "variant " << variant;
+    EXPECT_EQ(Get(m, "mailstack_postfix_smtpd_connections_total,postfix_instance=postfix,service=smtpd"), 2)
+        << "variant " << variant;
+  }
 }
 
 }  // namespace
