@@ -55,12 +55,18 @@ collectors:
     dnsbl: {{zones: [bl.test]}}
   filesystem:
     paths: [/, {fs}]
+  logs:
+    interval: 1s
+    timeout: 500ms
+    start_at: beginning
+    sources:
+      - file: {maillog}
 """
 
 
 def good_config():
     return GOOD_CONFIG.format(fs=FS, showq=LAB.showq_socket, crt=LAB.server_crt, ca=LAB.ca_cert,
-                              dns_port=LAB.ports["dns"], dkim_key=LAB.dkim_key_file)
+                              dns_port=LAB.ports["dns"], dkim_key=LAB.dkim_key_file, maillog=LAB.maillog)
 
 
 def metrics_url():

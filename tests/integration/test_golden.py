@@ -47,7 +47,13 @@ from exporter_env import BIN, REPO, http, parse_metrics, run, run_clock, sample,
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 TESTDATA = os.path.join(REPO, "tests", "collectors", "testdata")
 GOLDEN = os.path.join(FIXTURES, "scrape.golden")
-COLLECTORS = ("filesystem", "postfix_queue", "certificates", "probes", "dns", "services")
+COLLECTORS = ("filesystem", "postfix_queue", "certificates", "probes", "dns", "logs", "services")
+LOG_FIXTURES = {"mail.log": "lab-traffic-mail.log", "dovecot.log": "lab-dovecot.log"}  # in tests/parse/testdata
+FAIL2BAN_LOG = """\
+2026-12-04 18:40:00,123 fail2ban.actions        [99]: NOTICE  [postfix-sasl] Ban 203.0.113.5
+2026-12-04 18:40:01,123 fail2ban.actions        [99]: NOTICE  [postfix-sasl] Restore Ban 203.0.113.6
+2026-12-04 18:40:02,123 fail2ban.actions        [99]: NOTICE  [sshd] Ban 203.0.113.7
+"""
 TIMEOUTS = {"probes": 3.0}  # seconds; the others take defaults.timeout of config.yml.in
 DEFAULT_TIMEOUT = 5.0
 QUEUES = ("active", "deferred", "hold", "incoming", "maildrop")
@@ -547,6 +553,9 @@ class Normaliser:
         v = float(raw)
         if name.startswith("process_"):
             return "<process>"
+        if name == "mailstack_log_last_line_timestamp_seconds":
+            # Year-less syslog times: this year's, or last year's if that would be ahead of now.
+            return self.within(v, *line_time_window(d["source"]), "<newest line's time>")
         if name == "mailstack_exporter_config_last_reload_success_timestamp_seconds":
             return self.within(v, self.launched, self.ready, "<load time>")
         if name == "mailstack_collector_last_success_timestamp_seconds":
@@ -604,6 +613,26 @@ class Normaliser:
         return "\n".join(out) + "\n"
 
 
+def newest_line(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace").splitlines()[-1]
+
+
+def line_time_window(source):
+    """(t, t): the Unix time the exporter must give the newest line of `source`, or (inf, -inf) for none."""
+    line = newest_line(source)
+    if " fail2ban." in line[:40]:
+        t = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
+        return t, t
+    now = time.time()
+    year = time.localtime(now).tm_year
+    for y in (year, year - 1):
+        t = time.mktime(time.strptime("%d %s" % (y, " ".join(line[:15].split())), "%Y %b %d %H:%M:%S"))
+        if t <= now + 86400:
+            return t, t
+    return float("inf"), float("-inf")
+
+
 def read_golden():
     with open(GOLDEN) as f:
         return "".join(l for l in f.readlines() if not l.startswith("##"))
@@ -635,6 +664,12 @@ class GoldenScrapeTest(unittest.TestCase):
         os.makedirs(os.path.join(self.tmp, "certs"))
         for name in ("expired.pem", "fullchain.pem", "garbage.pem", "intermediate.pem", "leaf.pem", "self.pem"):
             shutil.copy(os.path.join(TESTDATA, "certs", name), os.path.join(self.tmp, "certs", name))
+
+        # logs: the lab's real logs, a fail2ban log, a missing file
+        for name, fixture in LOG_FIXTURES.items():
+            shutil.copy(os.path.join(REPO, "tests", "parse", "testdata", fixture), os.path.join(self.tmp, name))
+        with open(os.path.join(self.tmp, "fail2ban.log"), "w") as f:
+            f.write(FAIL2BAN_LOG)
 
         # dns (also the probes' resolver)
         subst["DNS_PORT"] = self.start(FakeDns(zone(), SERVFAIL)).port
