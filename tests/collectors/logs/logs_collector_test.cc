@@ -1,6 +1,8 @@
 #include "collectors/logs/logs_collector.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -333,9 +335,6 @@ TEST(LogsCollectorTest, ARotationLosesNothingAndIsCounted) {
 }
 
 TEST(LogsCollectorTest, AnUnreadableSourceIsDownAndRecovers) {
-  if (::geteuid() == 0) {
-    // root reads anything: a directory at the path is the unreadable source instead.
-  }
   TempDir dir;
   const std::string log = dir.File("mail.log");
   fs::create_directory(log);
@@ -492,6 +491,45 @@ TEST(LogsCollectorTest, ALineCutByARotationIsTwoLinesNeitherLost) {
     EXPECT_EQ(Get(m, "mailstack_postfix_smtpd_connections_total,postfix_instance=postfix,service=smtpd"), 2)
         << "variant " << variant;
   }
+}
+
+}  // namespace
+}  // namespace mailstack
+
+namespace mailstack {
+namespace {
+
+// Permission denied (mail.log is root:adm 0640 on Debian): source_up 0, and
+// 1 again once the file may be read, lines from where the file begins. Run
+// as an unprivileged user in a child process (root reads anything).
+TEST(LogsCollectorTest, PermissionDeniedIsSourceDownAndRecovers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching to an unprivileged user needs root";
+  TempDir dir;
+  const std::string log = dir.File("mail.log");
+  Append(log, "Dec  4 18:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]\n");
+  constexpr uid_t kNobody = 65534;
+  ASSERT_EQ(::chmod(log.c_str(), 0), 0);
+  ASSERT_EQ(::chown(log.c_str(), kNobody, kNobody), 0);
+  ASSERT_EQ(::chmod(fs::path(log).parent_path().c_str(), 0755), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: exit code bit i set when check i failed.
+    int failed = 0;
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(64);
+    LogsCollector c(FileOptions({log}));
+    auto down = RunOnce(c);
+    if (down["mailstack_log_source_up,source=" + log] != 0) failed |= 1;
+    if (::chmod(log.c_str(), 0644) != 0) ::_exit(65);
+    auto up = RunOnce(c);
+    if (up["mailstack_log_source_up,source=" + log] != 1) failed |= 2;
+    if (up["mailstack_postfix_smtpd_connections_total,postfix_instance=postfix,service=smtpd"] != 1) failed |= 4;
+    ::_exit(failed);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bit 1: not down while denied; 2: not up once readable; 4: line not counted";
 }
 
 }  // namespace
