@@ -119,7 +119,7 @@ def tearDownModule():
             subprocess.run(["umount", FS], capture_output=True)
 
 
-COLLECTORS = ("filesystem", "postfix_queue", "services", "certificates", "probes", "dns")
+COLLECTORS = ("filesystem", "postfix_queue", "services", "certificates", "probes", "dns", "logs")
 
 
 def settled_scrape():
