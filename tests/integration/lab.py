@@ -9,6 +9,12 @@ listed in docs/lab.md installed; no systemd, no network beyond loopback.
     lab.start_postfix()              # milter is wired in only if OpenDKIM runs
     lab.start_dovecot()              # needs postfix's private/ for the SASL socket
     ...
+    # the logs collector's mix: Dovecot LMTP + quota, optionally all logs through a real rsyslogd
+    lab.start_rsyslog()              # optional: owns /dev/log, writes log/syslog/mail.log
+    lab.start_opendkim(internal_hosts=[])
+    lab.start_postfix(lmtp=True, syslog=True)
+    lab.start_dovecot(syslog=True, auth_failure_delay="0")
+    lab.send_log_mix()
     lab.stop_all()                   # also registered with atexit
 
 Every start_* method is idempotent-ish (a second call on a running daemon is a
@@ -422,9 +428,9 @@ class FakeSmtpPeer:
     def _session(self, conn):
         with self._lock:
             self.sessions += 1
+        f = conn.makefile("rb")
         try:
             conn.settimeout(30)
-            f = conn.makefile("rb")
             conn.sendall(b"220 mx.blocked.test ESMTP fake peer\r\n")
             while not self._stop.is_set():
                 line = f.readline()
@@ -450,6 +456,7 @@ class FakeSmtpPeer:
         except OSError:
             pass
         finally:
+            f.close()     # the socket stays open while a makefile() object of it is open
             conn.close()
 
     def stop(self):
@@ -1352,6 +1359,9 @@ labdefer  unix  -       -       n       -       -       smtp
         import imaplib
         if not self.lmtp_enabled or not self.pid("dovecot"):
             raise LabError("send_log_mix needs start_postfix(lmtp=True) and start_dovecot()")
+        if k_sasl_fail > 2:
+            # the third would wait 8 s for Dovecot's auth penalty, too close to Postfix's 10 s
+            raise LabError("k_sasl_fail > 2: Dovecot's auth penalty would stall the third failed AUTH by 8 s")
         ensure_port_free(self.ports["closed"])
         self.start_smtp_peer()
         t0 = time.monotonic()
