@@ -391,8 +391,9 @@ class LogsCollector(unittest.TestCase):
             f.write(cfg_text)
         r = env.run([env.BIN, "--config.file=" + cfg, "--config.check"])
         if r.returncode != 0:
-            self.fail("the exporter %s rejects a logs collector section (is the logs collector in this build?):\n"
-                      "%s%s--- config ---\n%s" % (env.BIN, r.stdout, r.stderr, cfg_text))
+            self.fail("the lab part passed (the %s mix settled: every expected line is in the real logs), but "
+                      "the exporter %s rejects a logs collector section (is the logs collector in this build?):\n"
+                      "%s%s--- config ---\n%s" % (mode, env.BIN, r.stdout, r.stderr, cfg_text))
         port = env.start_exporter(lab, "exporter-logs-" + mode, cfg_text)
 
         # the whole files read: lines_total equals each file's line count (re-counted: a late line may come)
