@@ -9,6 +9,12 @@ listed in docs/lab.md installed; no systemd, no network beyond loopback.
     lab.start_postfix()              # milter is wired in only if OpenDKIM runs
     lab.start_dovecot()              # needs postfix's private/ for the SASL socket
     ...
+    # the logs collector's mix: Dovecot LMTP + quota, optionally all logs through a real rsyslogd
+    lab.start_rsyslog()              # optional: owns /dev/log, writes log/syslog/mail.log
+    lab.start_opendkim(internal_hosts=[])
+    lab.start_postfix(lmtp=True, syslog=True)
+    lab.start_dovecot(syslog=True, auth_failure_delay="0")
+    lab.send_log_mix()
     lab.stop_all()                   # also registered with atexit
 
 Every start_* method is idempotent-ish (a second call on a running daemon is a
@@ -51,12 +57,20 @@ PORTS = {
     "milter": 8891,       # OpenDKIM
     "sieve": 4190,        # ManageSieve (RFC 5804), only if dovecot-managesieved is installed
     "dns": 5353,          # nsd, UDP and TCP
+    "peer": 10026,        # FakeSmtpPeer (start_smtp_peer): a remote MX that rejects every RCPT
+    "closed": 10027,      # nothing listens here: mail routed to it is deferred (Connection refused)
 }
 
 DOMAIN = "example.test"
 MAIL_HOST = "mail.example.test"
 PROBE_USER = "probe@example.test"
 PROBE_PASSWORD = "probe-secret-1"
+# A mailbox whose Dovecot quota (LMTP delivery only) is 1 byte: any message exceeds it.
+FULL_USER = "full@example.test"
+FULL_PASSWORD = "full-secret-1"
+# transport_maps routes for the log mix (start_postfix): a peer that rejects, a closed port
+PEER_DOMAIN = "blocked.test"
+CLOSED_DOMAIN = "closed.test"
 VMAIL_UID = 5000
 VMAIL_GID = 5000
 
@@ -81,6 +95,7 @@ _PACKAGES = {
     "opendkim": "opendkim", "opendkim-genkey": "opendkim-tools",
     "nsd": "nsd", "nsd-checkconf": "nsd", "nsd-checkzone": "nsd", "dig": "bind9-dnsutils",
     "prometheus": "prometheus", "promtool": "prometheus", "openssl": "openssl",
+    "/usr/lib/dovecot/lmtp": "dovecot-lmtpd", "rsyslogd": "rsyslog",
 }
 
 
@@ -370,6 +385,89 @@ class DevLogListener:
 
 
 # --------------------------------------------------------------------------
+# a fake remote SMTP server
+# --------------------------------------------------------------------------
+
+class FakeSmtpPeer:
+    """Minimal SMTP server on 127.0.0.1:port that accepts EHLO/MAIL and answers every RCPT with
+    `rcpt_reply` (so Postfix's smtp(8) bounces or defers the recipient), DATA with 554, RSET/NOOP
+    with 250, QUIT with 221.  Each session is a thread; `rcpts` counts the RCPT commands seen."""
+
+    BLOCKED_REPLY = "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using zen.spamhaus.org"
+
+    def __init__(self, port, rcpt_reply=BLOCKED_REPLY):
+        self.port = port
+        self.rcpt_reply = rcpt_reply
+        self.rcpts = 0
+        self.sessions = 0
+        self._lock = threading.Lock()
+        self._sock = None
+        self._thread = None
+        self._stop = threading.Event()
+
+    def start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(16)
+        s.settimeout(0.2)
+        self._sock = s
+        self._thread = threading.Thread(target=self._accept_loop, name="smtp-peer", daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        with self._lock:
+            self.sessions += 1
+        f = conn.makefile("rb")
+        try:
+            conn.settimeout(30)
+            conn.sendall(b"220 mx.blocked.test ESMTP fake peer\r\n")
+            while not self._stop.is_set():
+                line = f.readline()
+                if not line:
+                    break
+                verb = line.split(b" ", 1)[0].strip().upper()
+                if verb in (b"EHLO", b"HELO"):
+                    reply = "250 mx.blocked.test"
+                elif verb in (b"MAIL", b"RSET", b"NOOP"):
+                    reply = "250 2.0.0 Ok"
+                elif verb == b"RCPT":
+                    with self._lock:
+                        self.rcpts += 1
+                    reply = self.rcpt_reply
+                elif verb == b"DATA":
+                    reply = "554 5.5.1 Error: no valid recipients"
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 2.0.0 Bye\r\n")
+                    break
+                else:
+                    reply = "502 5.5.2 Error: command not recognized"
+                conn.sendall(reply.encode() + b"\r\n")
+        except OSError:
+            pass
+        finally:
+            f.close()     # the socket stays open while a makefile() object of it is open
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        if self._sock is not None:
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(2)
+
+
+# --------------------------------------------------------------------------
 # the lab
 # --------------------------------------------------------------------------
 
@@ -398,6 +496,10 @@ class Lab:
         self._devlog = None
         self._postfix_running = False
         self.milter_enabled = None   # set by start_postfix
+        self.lmtp_enabled = None     # set by start_postfix: virtual_transport is Dovecot LMTP
+        self.postfix_syslog = False  # set by start_postfix: no maillog_file, syslog(3) -> /dev/log
+        self.dovecot_syslog = False  # set by start_dovecot: log_path = syslog
+        self._peer = None            # FakeSmtpPeer, see start_smtp_peer
 
         # layout -----------------------------------------------------------
         self.log_dir = os.path.join(root, "log")
@@ -412,6 +514,8 @@ class Lab:
         self.data_directory = os.path.join(root, "postfix", "data")
         self.showq_socket = os.path.join(self.queue_directory, "public", "showq")
         self.sasl_socket = os.path.join(self.queue_directory, "private", "auth")
+        # Dovecot LMTP for Postfix: lmtp(8) runs with cwd = queue_directory (chroot = n)
+        self.lmtp_socket = os.path.join(self.queue_directory, "private", "dovecot-lmtp")
         self.vmail_dir = os.path.join(root, "vmail")
         self.dovecot_dir = os.path.join(root, "dovecot")
         self.dovecot_conf = os.path.join(self.dovecot_dir, "dovecot.conf")
@@ -427,6 +531,12 @@ class Lab:
         self.nsd_conf = os.path.join(self.nsd_dir, "nsd.conf")
         self.nsd_zones_dir = os.path.join(self.nsd_dir, "zones")
         self.nsd_log = os.path.join(self.log_dir, "nsd.log")
+        # rsyslog (start_rsyslog): Debian's traditional mail.log, everything else elsewhere
+        self.rsyslog_dir = os.path.join(root, "rsyslog")
+        self.rsyslog_conf = os.path.join(self.rsyslog_dir, "rsyslog.conf")
+        self.rsyslog_pidfile = os.path.join(self.rsyslog_dir, "rsyslog.pid")
+        self.syslog_maillog = os.path.join(self.log_dir, "syslog", "mail.log")
+        self.syslog_other = os.path.join(self.log_dir, "syslog", "other.log")
         self.prom_dir = os.path.join(root, "prometheus")
         self.prom_data = os.path.join(root, "prom-data")
         self.prom_port = None
@@ -450,6 +560,16 @@ class Lab:
 
     def _timed(self, key, t0):
         self.timings[key] = time.monotonic() - t0
+
+    @property
+    def postfix_log(self):
+        """Where Postfix's lines are: maillog (postlogd) or rsyslog's mail.log (start_postfix(syslog=True))."""
+        return self.syslog_maillog if self.postfix_syslog else self.maillog
+
+    @property
+    def dovecot_log_file(self):
+        """Where Dovecot's lines are: dovecot_log or rsyslog's mail.log (start_dovecot(syslog=True))."""
+        return self.syslog_maillog if self.dovecot_syslog else self.dovecot_log
 
     def wipe(self):
         """Kill leftovers of a previous run under root, unmount what a test left mounted below it, then delete
@@ -484,7 +604,7 @@ class Lab:
     _DAEMON_EXE_PREFIXES = ("/usr/lib/postfix/", "/usr/lib/dovecot/")
     _DAEMON_EXES = {"/usr/sbin/postfix", "/usr/sbin/postdrop", "/usr/sbin/postqueue",
                     "/usr/sbin/postsuper", "/usr/sbin/postlog", "/usr/sbin/dovecot",
-                    "/usr/sbin/nsd", "/usr/sbin/opendkim", "/usr/bin/prometheus",
+                    "/usr/sbin/nsd", "/usr/sbin/opendkim", "/usr/sbin/rsyslogd", "/usr/bin/prometheus",
                     "/usr/bin/prometheus-alertmanager"}
 
     @property
@@ -764,7 +884,7 @@ CN = placeholder
             return None
         return pid if pid_alive(pid) else None
 
-    def _postfix_main_cf(self, milter, overrides):
+    def _postfix_main_cf(self, milter, overrides, lmtp=False, syslog=False):
         # NOTE: mynetworks is EMPTY: 127.0.0.1 must not be trusted, otherwise
         # every loopback client could relay anywhere.
         s = {
@@ -827,6 +947,14 @@ CN = placeholder
             "smtpd_milters": "",
             "non_smtpd_milters": "",
         }
+        if lmtp:
+            # Dovecot LMTP instead of virtual(8); relative to queue_directory (lmtp(8) runs there, chroot=n).
+            # virtual_mailbox_maps still decides which recipients smtpd accepts.
+            s["virtual_transport"] = "lmtp:unix:private/dovecot-lmtp"
+        if syslog:
+            # PITFALL: an empty maillog_file makes every Postfix program log through syslog(3) to /dev/log
+            # (start_rsyslog first: with nobody on /dev/log the lines vanish, also `postfix start` errors).
+            s["maillog_file"] = ""
         if overrides:
             s.update(overrides)
         return "".join("%s = %s\n" % kv for kv in s.items())
@@ -885,6 +1013,7 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
@@ -894,13 +1023,18 @@ labdefer  unix  -       -       n       -       -       smtp
 """.format(m=milter_opt, **P)
         return lines + (extra_master or "")
 
-    def start_postfix(self, milter=None, main_overrides=None, extra_master=None, timeout=30):
+    def start_postfix(self, milter=None, main_overrides=None, extra_master=None, timeout=30, lmtp=False,
+                      syslog=False):
         """Start the private Postfix instance (postfix -c DIR start).
 
         milter: True/False to wire OpenDKIM (inet:127.0.0.1:8891) into the
         port 25 and 587 listeners; None = only if start_opendkim() runs.
         main_overrides: dict of extra/overriding main.cf settings.
         extra_master: text appended to master.cf.
+        lmtp: deliver example.test over Dovecot LMTP (unix socket private/dovecot-lmtp, served once
+        start_dovecot() runs; it enables LMTP by itself then) instead of virtual(8) into the Maildirs.
+        syslog: no maillog_file: Postfix logs through syslog(3) to /dev/log (start_rsyslog() first);
+        self.postfix_log names the file its lines end up in.
         """
         if self._postfix_master_pid():
             return
@@ -917,15 +1051,25 @@ labdefer  unix  -       -       n       -       -       smtp
         _mkdir(self.queue_directory, 0o755, 0, 0)
         _mkdir(self.data_directory, 0o700, pf_uid, pf_gid)
         _mkdir(self.vmail_dir, 0o755, VMAIL_UID, VMAIL_GID)
-        open(self.maillog, "a").close()
+        if not syslog:
+            open(self.maillog, "a").close()
         c = self.config_dir
-        _write(os.path.join(c, "main.cf"), self._postfix_main_cf(milter, main_overrides))
+        if syslog and not DevLogListener._alive(DevLogListener.PATH):
+            raise LabError("start_postfix(syslog=True): nobody listens on /dev/log (start_rsyslog() first)")
+        self.postfix_syslog = bool(syslog)
+        self.lmtp_enabled = bool(lmtp)
+        _write(os.path.join(c, "main.cf"), self._postfix_main_cf(milter, main_overrides, lmtp, syslog))
         _write(os.path.join(c, "master.cf"), self._postfix_master_cf(milter, extra_master))
         # texthash: maps need no postmap step
-        _write(os.path.join(c, "transport"), "defer.test labdefer:[127.0.0.1]:9\n")
+        # defer.test: deferred without an attempt (defer_transports); closed.test: an attempt at a closed
+        # port (Connection refused, deferred); blocked.test: the FakeSmtpPeer (start_smtp_peer)
+        _write(os.path.join(c, "transport"), "defer.test labdefer:[127.0.0.1]:9\n"
+               "%s smtp:[127.0.0.1]:%d\n%s smtp:[127.0.0.1]:%d\n"
+               % (CLOSED_DOMAIN, self.ports["closed"], PEER_DOMAIN, self.ports["peer"]))
         _write(os.path.join(c, "header_checks"), "/^X-Test-Hold:/ HOLD lab hold fixture\n")
         _write(os.path.join(c, "vmailbox"),
-               "%s %s/probe/\npostmaster@%s %s/postmaster/\n" % (PROBE_USER, DOMAIN, DOMAIN, DOMAIN))
+               "%s %s/probe/\npostmaster@%s %s/postmaster/\n%s %s/full/\n"
+               % (PROBE_USER, DOMAIN, DOMAIN, DOMAIN, FULL_USER, DOMAIN))
         _write(os.path.join(c, "valias"),
                "root@%s postmaster@%s\nabuse@%s postmaster@%s\n" % ((DOMAIN,) * 4))
         # PITFALL: Postfix's dict_load_file() "pauses to let <file> finish being
@@ -938,7 +1082,7 @@ labdefer  unix  -       -       n       -       -       smtp
         # on stdout/stderr before anything runs (~0.25 s once backdated).
         r = self.postfix_cmd("postfix", "check", check=False, timeout=timeout)
         if r.returncode != 0:
-            self._fail("postfix check (exit %d)" % r.returncode, [self.maillog],
+            self._fail("postfix check (exit %d)" % r.returncode, [self.postfix_log],
                        (r.stdout + r.stderr).decode(errors="replace"))
         r = self.postfix_cmd("postfix", "start", check=False, timeout=timeout)
         if r.returncode != 0:
@@ -947,14 +1091,14 @@ labdefer  unix  -       -       n       -       -       smtp
             # in use) not even there: master sends them to the postlog socket
             # before any postlogd runs, and they are lost.  Re-run master in
             # the foreground, logging to syslog, to get the real reason.
-            self._fail("postfix start (exit %d)" % r.returncode, [self.maillog],
+            self._fail("postfix start (exit %d)" % r.returncode, [self.postfix_log],
                        (r.stdout + r.stderr).decode(errors="replace")
                        + "\n--- master(8) diagnosis ---\n" + self._postfix_diagnose())
         self._postfix_running = True
         ports = [self.ports[k] for k in ("smtp", "submissions", "submission", "fill")]
         wait_until(lambda: self._postfix_master_pid() and all(port_listening(p) for p in ports)
                    and os.path.exists(self.showq_socket),
-                   timeout, "postfix master and listeners %s" % ports, logs=[self.maillog])
+                   timeout, "postfix master and listeners %s" % ports, logs=[self.postfix_log])
         self.milter_enabled = milter
         self._timed("start_postfix", t0)
 
@@ -973,6 +1117,8 @@ labdefer  unix  -       -       n       -       -       smtp
         if not listener.start():
             if self._devlog is not None and self._devlog.owned:
                 out = self.maillog   # our own /dev/log listener writes there
+            elif self.pid("rsyslog"):
+                out = self.syslog_maillog   # our rsyslog owns /dev/log
             else:
                 shutil.rmtree(diag, ignore_errors=True)
                 return "(/dev/log belongs to a running syslog daemon: see its mail log)"
@@ -1063,7 +1209,7 @@ labdefer  unix  -       -       n       -       -       smtp
             wait_until(ok, timeout, "queue counts %s" % expected, interval=0.2)
         except LabError as e:
             raise LabError("%s; last counts %s\n--- mail.log ---\n%s" % (
-                str(e).splitlines()[0], last, tail(self.maillog, 20))) from None
+                str(e).splitlines()[0], last, tail(self.postfix_log, 20))) from None
         return dict(last)
 
     def flush_queue(self, timeout=120):
@@ -1098,7 +1244,7 @@ labdefer  unix  -       -       n       -       -       smtp
             t.join(timeout + 5)
         dt = time.monotonic() - t0
         if errors:
-            raise LabError("fill_queue failed: %s\n--- mail.log ---\n%s" % (errors[0], tail(self.maillog, 20)))
+            raise LabError("fill_queue failed: %s\n--- mail.log ---\n%s" % (errors[0], tail(self.postfix_log, 20)))
         return {"sent": len(jobs), "seconds": dt, "rate": len(jobs) / dt if dt else 0.0}
 
     def send_mail(self, rcpt, subject="lab test", body="hello\n", port=None, mail_from=None,
@@ -1121,6 +1267,230 @@ labdefer  unix  -       -       n       -       -       smtp
                           local_hostname="client.example.test") as s:
             s.send_message(msg)
         return msg["Message-ID"]
+
+    # ------------------------------------------------------------ log mix
+    def wait_log_count(self, path, regex, n, timeout=30, what=None):
+        """Waits until at least `n` lines of the file at `path` match `regex` (str or compiled);
+        returns the matching lines."""
+        rx = re.compile(regex) if isinstance(regex, str) else regex
+
+        def lines():
+            try:
+                with open(path, errors="replace") as f:
+                    hits = [l for l in f if rx.search(l)]
+            except FileNotFoundError:
+                return None
+            return hits if len(hits) >= n else None
+        return wait_until(lines, timeout, what or "%d line(s) matching %r in %s" % (n, rx.pattern, path),
+                          interval=0.1, logs=[path])
+
+    def _mix_smtp(self, port, tls, timeout):
+        import smtplib
+        s = smtplib.SMTP("127.0.0.1", port, timeout=timeout, local_hostname="client.example.test")
+        s.ehlo()
+        if tls:
+            s._host = MAIL_HOST   # smtplib verifies the TLS server name against _host
+            code, resp = s.starttls(context=self.ssl_context())
+            if code != 220:
+                raise LabError("STARTTLS on %d: %d %r" % (port, code, resp))
+            s.ehlo()
+        return s
+
+    @staticmethod
+    def _mix_auth(s, user, password):
+        import base64
+        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+        # one AUTH command: smtplib's login() would try PLAIN, then LOGIN (two failures per call)
+        return s.docmd("AUTH", "PLAIN " + token)
+
+    @staticmethod
+    def _mix_message(mail_from, rcpt, mid, subject, body_bytes=200):
+        from email.message import EmailMessage
+        from email.utils import formatdate
+        msg = EmailMessage()
+        msg["From"] = mail_from
+        msg["To"] = rcpt
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = mid
+        msg.set_content(("log mix %s\n" % subject) + ("x" * 70 + "\n") * max(1, body_bytes // 71))
+        return msg.as_bytes()
+
+    def _mix_send(self, s, mail_from, rcpt, mid, subject, body_bytes=200):
+        """MAIL, RCPT, DATA on an open session; returns the queue id from the 250 reply."""
+        code, resp = s.mail(mail_from)
+        if code != 250:
+            raise LabError("MAIL FROM:<%s>: %d %r" % (mail_from, code, resp))
+        code, resp = s.rcpt(rcpt)
+        if code != 250:
+            raise LabError("RCPT TO:<%s>: %d %r" % (rcpt, code, resp))
+        code, resp = s.data(self._mix_message(mail_from, rcpt, mid, subject, body_bytes))
+        m = re.search(rb"queued as ([0-9A-Za-z]+)", resp)
+        if code != 250 or not m:
+            raise LabError("DATA for %s: %d %r" % (rcpt, code, resp))
+        return m.group(1).decode()
+
+    def send_log_mix(self, n_sasl=3, m_unknown=2, k_sasl_fail=2, imap_wrong_password=1, imap_unknown_user=1,
+                     timeout=60):
+        """Sends the known traffic mix of the logs collector's integration test (issue 13) through the
+        running stack and waits, by condition, until every outcome is logged.  Needs start_opendkim,
+        start_postfix(lmtp=True), start_dovecot (LMTP + quota; auth_failure_delay="0" keeps it fast)
+        and a closed PORTS["closed"]; starts the FakeSmtpPeer itself.  In order:
+
+          1. n_sasl messages probe -> probe on 587 (STARTTLS, AUTH PLAIN): signed, delivered over LMTP
+          2. one message on 587 (AUTH) to CLOSED_DOMAIN: smtp(8) gets Connection refused -> deferred
+          3. one message on 587 (AUTH) to PEER_DOMAIN: the peer answers RCPT 550 5.7.1 "... blocked using
+             zen.spamhaus.org" -> bounced; the notification to probe is delivered over LMTP
+          4. one message on 25 (no AUTH) from probe to FULL_USER: LMTP 552 5.2.2 Quota exceeded ->
+             bounced; the notification to probe is delivered over LMTP
+          5. m_unknown sessions on 25, each one RCPT to an unknown example.test user (550 5.1.1)
+          6. one session on 25 without AUTH: RCPT to another domain (554 5.7.1 Relay access denied)
+          7. one session on 25 closed after EHLO without QUIT (lost connection after EHLO)
+          8. k_sasl_fail sessions on 587: STARTTLS, one AUTH PLAIN with a wrong password (535)
+          9. IMAP LOGIN failures on 143: imap_wrong_password for probe, imap_unknown_user for nobody@
+         10. one IMAP login of probe on 143 that selects INBOX (n_sasl + 2 notifications in it) and logs out
+
+        PITFALL: the SASL failures come after every successful AUTH: Dovecot's auth penalty delays each
+        later auth request from 127.0.0.1 by 4, 8, then 15 s (see start_dovecot), and Postfix gives up
+        after 10 s.  The IMAP clients (9, 10) each connect from their own 127.0.0.x (20, 21, ...), so
+        no penalty applies to them (Dovecot logs rip=127.0.0.20 ...).
+
+        Returns a dict: the counts above, message ids, queue ids and the seconds it took."""
+        import imaplib
+        if not self.lmtp_enabled or not self.pid("dovecot"):
+            raise LabError("send_log_mix needs start_postfix(lmtp=True) and start_dovecot()")
+        if k_sasl_fail > 2:
+            # the third would wait 8 s for Dovecot's auth penalty, too close to Postfix's 10 s
+            raise LabError("k_sasl_fail > 2: Dovecot's auth penalty would stall the third failed AUTH by 8 s")
+        ensure_port_free(self.ports["closed"])
+        self.start_smtp_peer()
+        t0 = time.monotonic()
+        run_id = "%x" % time.time_ns()
+        plog, dlog = self.postfix_log, self.dovecot_log_file
+        out = {"n_sasl": n_sasl, "m_unknown": m_unknown, "k_sasl_fail": k_sasl_fail,
+               "imap_wrong_password": imap_wrong_password, "imap_unknown_user": imap_unknown_user,
+               "message_ids": {}, "queue_ids": {}}
+
+        def smtpd_settled():
+            # every smtpd session logged its end ("disconnect from" follows "lost connection" too)
+            with open(plog, errors="replace") as f:
+                text = f.read()
+            return len(re.findall(r"/smtpd\[\d+\]: connect from ", text)) == \
+                len(re.findall(r"/smtpd\[\d+\]: disconnect from ", text))
+
+        def submit(rcpt, tag, port=None, auth=True, body_bytes=200, mail_from=PROBE_USER):
+            mid = "<mix-%s.%s@%s>" % (tag, run_id, DOMAIN)
+            s = self._mix_smtp(port or self.ports["submission"], tls=auth, timeout=timeout)
+            try:
+                if auth:
+                    code, resp = self._mix_auth(s, PROBE_USER, PROBE_PASSWORD)
+                    if code != 235:
+                        raise LabError("AUTH PLAIN %s: %d %r" % (PROBE_USER, code, resp))
+                qid = self._mix_send(s, mail_from, rcpt, mid, "mix " + tag, body_bytes)
+            finally:
+                s.quit()
+            out["message_ids"][tag] = mid
+            out["queue_ids"][tag] = qid
+            return mid, qid
+
+        # 1. SASL submissions delivered over LMTP
+        for i in range(n_sasl):
+            mid, qid = submit(PROBE_USER, "sasl%d" % i)
+            self.wait_log_count(dlog, r"msgid=%s: saved mail to INBOX" % re.escape(mid), 1, timeout)
+            self.wait_log_count(plog, r": %s: removed$" % qid, 1, timeout)
+        # 2. deferral: a closed port
+        mid, qid = submit("someone@" + CLOSED_DOMAIN, "closed")
+        self.wait_log_count(plog, r": %s: to=<.*status=deferred" % qid, 1, timeout)
+        # 3. a peer that answers 550 (blocklisted), and the notification over LMTP
+        mid, qid = submit("someone@" + PEER_DOMAIN, "peer")
+        note = self.wait_log_count(plog, r": %s: sender non-delivery notification: " % qid, 1, timeout)
+        note_qid = note[0].rsplit(" ", 1)[1].strip()
+        out["queue_ids"]["peer_notification"] = note_qid
+        self.wait_log_count(plog, r": %s: removed$" % qid, 1, timeout)
+        self.wait_log_count(plog, r": %s: removed$" % note_qid, 1, timeout)
+        # 4. a full mailbox, unauthenticated inbound mail on 25; the notification over LMTP
+        mid, qid = submit(FULL_USER, "quota", port=self.ports["smtp"], auth=False, body_bytes=4000)
+        note = self.wait_log_count(plog, r": %s: sender non-delivery notification: " % qid, 1, timeout)
+        note_qid = note[0].rsplit(" ", 1)[1].strip()
+        out["queue_ids"]["quota_notification"] = note_qid
+        self.wait_log_count(plog, r": %s: removed$" % note_qid, 1, timeout)
+        self.wait_log_count(dlog, r"Quota exceeded", 1, timeout)
+        # 5. unknown recipients
+        for i in range(m_unknown):
+            s = self._mix_smtp(self.ports["smtp"], tls=False, timeout=timeout)
+            try:
+                s.mail("someone@outside.test")
+                code, resp = s.rcpt("nobody%d@%s" % (i, DOMAIN))
+                if code != 550:
+                    raise LabError("unknown recipient: expected 550, got %d %r" % (code, resp))
+            finally:
+                s.quit()
+        self.wait_log_count(plog, r"NOQUEUE: reject: RCPT from .*User unknown in virtual mailbox table",
+                            m_unknown, timeout)
+        # 6. an unauthenticated relay attempt
+        s = self._mix_smtp(self.ports["smtp"], tls=False, timeout=timeout)
+        try:
+            s.mail("someone@outside.test")
+            code, resp = s.rcpt("victim@elsewhere.test")
+            if code != 554:
+                raise LabError("relay attempt: expected 554, got %d %r" % (code, resp))
+        finally:
+            s.quit()
+        self.wait_log_count(plog, r"Relay access denied", 1, timeout)
+        # 7. lost connection after EHLO
+        raw = socket.create_connection(("127.0.0.1", self.ports["smtp"]), timeout=timeout)
+        f = raw.makefile("rb")
+        try:
+            _read_reply(f)
+            raw.sendall(b"EHLO client.example.test\r\n")
+            _read_reply(f)
+        finally:
+            f.close()     # PITFALL: the socket stays open while a makefile() object of it is open
+            raw.close()
+        self.wait_log_count(plog, r"lost connection after EHLO from ", 1, timeout)
+        # 8. wrong passwords on 587, after every successful AUTH (see the docstring)
+        for i in range(k_sasl_fail):
+            s = self._mix_smtp(self.ports["submission"], tls=True, timeout=timeout)
+            try:
+                code, resp = self._mix_auth(s, PROBE_USER, "wrong-password-%d" % i)
+                if code != 535:
+                    raise LabError("wrong password: expected 535, got %d %r" % (code, resp))
+            finally:
+                s.quit()
+        self.wait_log_count(plog, r"SASL PLAIN authentication failed", k_sasl_fail, timeout)
+        self.wait_log_count(dlog, r"Password mismatch", k_sasl_fail, timeout)
+        # 9. IMAP login failures; the login process logs the failure when the client leaves
+        failures = [(PROBE_USER, "wrong-imap-password")] * imap_wrong_password + \
+                   [("nobody@" + DOMAIN, "no-such-user")] * imap_unknown_user
+        for i, (user, password) in enumerate(failures):
+            m = _imap_from("127.0.0.%d" % (20 + i), self.ports["imap"], timeout, self.ssl_context())
+            try:
+                try:
+                    m.login(user, password)
+                    raise LabError("IMAP LOGIN %s with a wrong password succeeded" % user)
+                except imaplib.IMAP4.error:
+                    pass
+            finally:
+                m.logout()
+        self.wait_log_count(dlog, r"imap-login: .*\(auth failed, ", len(failures), timeout)
+        # 10. one IMAP login reading INBOX
+        m = _imap_from("127.0.0.%d" % (20 + len(failures)), self.ports["imap"], timeout, self.ssl_context())
+        try:
+            m.login(PROBE_USER, PROBE_PASSWORD)
+            typ, data = m.select("INBOX", readonly=True)
+            out["inbox_messages"] = int(data[0])
+        finally:
+            m.logout()
+        self.wait_log_count(dlog, r"imap\(%s\)<\d+><[^>]*>: (Info: )?Disconnected: Logged out" % re.escape(PROBE_USER),
+                            1, timeout)
+        if out["inbox_messages"] != n_sasl + 2:
+            raise LabError("INBOX of %s holds %d messages, expected %d (%d submissions + 2 notifications)"
+                           % (PROBE_USER, out["inbox_messages"], n_sasl + 2, n_sasl))
+        wait_until(smtpd_settled, timeout, "every smtpd session to log its disconnect", logs=[plog])
+        if self.postfix_syslog or self.dovecot_syslog:
+            self.wait_syslog_flushed()
+        out["seconds"] = time.monotonic() - t0
+        return out
 
     def maildir(self, user="probe"):
         return os.path.join(self.vmail_dir, DOMAIN, user)
@@ -1147,16 +1517,28 @@ labdefer  unix  -       -       n       -       -       smtp
                         pass
             return None
         return wait_until(find, timeout, "%r in %s" % (needle, self.maildir(user)),
-                          interval=0.1, logs=[self.maillog])
+                          interval=0.1, logs=[self.postfix_log])
 
     # --------------------------------------------------------------- Dovecot
-    def start_dovecot(self, sieve=None, timeout=30):
+    def start_dovecot(self, sieve=None, timeout=30, lmtp=None, syslog=False, auth_failure_delay=None):
         """Dovecot 2.3 standalone (no conf.d): IMAP 143/993, POP3 110/995,
         SASL socket for Postfix at <queue_directory>/private/auth.
 
         sieve: ManageSieve on 4190 (STARTTLS, RFC 5804).  None = only if
         dovecot-managesieved is installed; True = required (LabError naming
-        the package if missing); False = off."""
+        the package if missing); False = off.
+        lmtp: LMTP on the unix socket self.lmtp_socket (Postfix's virtual_transport with
+        start_postfix(lmtp=True)) with the quota plugin: FULL_USER's quota is 1 byte, so every
+        delivery to it fails with "552 5.2.2 ... Quota exceeded".  None = as start_postfix chose.
+        syslog: log_path = syslog (facility mail, to /dev/log: start_rsyslog() first);
+        self.dovecot_log_file names the file its lines end up in.
+        auth_failure_delay: e.g. "0" (None = Dovecot's 2 secs).  PITFALL: besides delaying each failed
+        login, Dovecot's auth penalty delays the NEXT auth request from the same IP by 4, 8, then 15 s
+        (reset by a success, forgotten after 29 s) -- every lab client is 127.0.0.1, and Postfix's SASL
+        client gives up after 10 s ("454 4.7.0 Temporary authentication failure: Connection lost to
+        authentication server").  In 2.3.19, 0 turns off the failure delay but not the penalty (neither
+        does login_trusted_networks); the penalty is per client IP, so IMAP clients can bind another
+        127.0.0.x (Dovecot does no reverse DNS; Postfix's smtpd does, so SMTP clients cannot)."""
         if self.pid("dovecot"):
             return
         t0 = time.monotonic()
@@ -1165,6 +1547,12 @@ labdefer  unix  -       -       n       -       -       smtp
             sieve = managesieve_available()
         elif sieve:
             require(MANAGESIEVE_LOGIN, MANAGESIEVE)
+        if lmtp is None:
+            lmtp = bool(self.lmtp_enabled)
+        if lmtp:
+            require("/usr/lib/dovecot/lmtp")
+        if syslog and not DevLogListener._alive(DevLogListener.PATH):
+            raise LabError("start_dovecot(syslog=True): nobody listens on /dev/log (start_rsyslog() first)")
         if not os.path.isdir(os.path.join(self.queue_directory, "private")):
             raise LabError("start_postfix() first: Dovecot's auth socket goes into "
                            "Postfix's %s/private (created by `postfix check`)" % self.queue_directory)
@@ -1178,8 +1566,12 @@ labdefer  unix  -       -       n       -       -       smtp
         _mkdir(self.vmail_dir, 0o755, VMAIL_UID, VMAIL_GID)
         pw = run(["openssl", "passwd", "-6", "-stdin"], input=PROBE_PASSWORD.encode()).stdout.decode().strip()
         users = os.path.join(d, "users")
-        _write(users, "%s:{SHA512-CRYPT}%s:%d:%d::%s::\n" % (
-            PROBE_USER, pw, VMAIL_UID, VMAIL_GID, self.maildir("probe")), 0o640, 0, _ids("dovecot")[1])
+        full_pw = run(["openssl", "passwd", "-6", "-stdin"], input=FULL_PASSWORD.encode()).stdout.decode().strip()
+        # the quota rule is a userdb extra field; it means something only with the quota plugin (lmtp=True).
+        # storage=1: one byte, or a KiB if the unit were KiB: every message exceeds it either way.
+        _write(users, "%s:{SHA512-CRYPT}%s:%d:%d::%s::\n%s:{SHA512-CRYPT}%s:%d:%d::%s::userdb_quota_rule=*:storage=1\n" % (
+            PROBE_USER, pw, VMAIL_UID, VMAIL_GID, self.maildir("probe"),
+            FULL_USER, full_pw, VMAIL_UID, VMAIL_GID, self.maildir("full")), 0o640, 0, _ids("dovecot")[1])
         dh = "ssl_dh = </usr/share/dovecot/dh.pem\n" if os.path.exists("/usr/share/dovecot/dh.pem") else ""
         P = self.ports
         sieve_conf = ""
@@ -1203,20 +1595,41 @@ plugin {{
   sieve = file:{sd}/%d/%n/scripts;active={sd}/%d/%n/active.sieve
 }}
 """.format(port=P["sieve"], sd=self.sieve_dir)
+        lmtp_conf = ""
+        if lmtp:
+            # PITFALL: a plugin {} section repeated (the sieve one) is merged by doveconf, fine.
+            lmtp_conf = """\
+mail_plugins = $mail_plugins quota
+plugin {{
+  quota = count:User quota
+  quota_vsizes = yes
+}}
+service lmtp {{
+  unix_listener {sock} {{
+    mode = 0600
+    user = postfix
+    group = postfix
+  }}
+}}
+""".format(sock=self.lmtp_socket)
+        # PITFALL: Dovecot's syslog ident is its instance_name ("mailstack-test: imap-login: ..."), so the
+        # syslog run is instance "dovecot", as on a stock server ("dovecot: imap-login: ...")
+        log_conf = ("instance_name = dovecot\nlog_path = syslog\nsyslog_facility = mail\n" if syslog
+                    else "instance_name = mailstack-test\nlog_path = {0}\ninfo_log_path = {0}\n"
+                    .format(self.dovecot_log))
+        self.dovecot_syslog = bool(syslog)
         _write(self.dovecot_conf, """\
 # standalone lab config (no conf.d)
-instance_name = mailstack-test
 base_dir = {base}
 state_dir = {state}
-log_path = {log}
-info_log_path = {log}
-protocols = imap pop3{sieve_proto}
+{log_conf}protocols = imap pop3{lmtp_proto}{sieve_proto}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{crt}
 ssl_key = <{key}
 {dh}auth_mechanisms = plain login
 auth_verbose = yes
+{afd}
 mail_location = maildir:~
 first_valid_uid = {uid}
 passdb {{
@@ -1255,16 +1668,20 @@ service auth {{
 }}
 """.format(base=base, state=state, log=self.dovecot_log, crt=self.server_crt, key=self.server_key,
            dh=dh, users=users, uid=VMAIL_UID, gid=VMAIL_GID, vmail=self.vmail_dir,
-           sasl=self.sasl_socket, sieve_proto=" sieve" if sieve else "", **P) + sieve_conf)
+           sasl=self.sasl_socket, sieve_proto=" sieve" if sieve else "", log_conf=log_conf,
+           lmtp_proto=" lmtp" if lmtp else "",
+           afd="" if auth_failure_delay is None else "auth_failure_delay = %s\n" % auth_failure_delay,
+           **P) + sieve_conf + lmtp_conf)
         r = run(["doveconf", "-c", self.dovecot_conf, "-n"], check=False)
         if r.returncode != 0:
             self._fail("doveconf check", [], r.stderr.decode(errors="replace"))
         self.sieve_enabled = bool(sieve)
         ports = [P[k] for k in port_keys]
         self.start_process("dovecot", ["dovecot", "-F", "-c", self.dovecot_conf],
-                           logs=[self.dovecot_log], timeout=timeout,
+                           logs=[self.dovecot_log_file], timeout=timeout,
                            ready=lambda: all(port_listening(p) for p in ports)
-                           and os.path.exists(self.sasl_socket))
+                           and os.path.exists(self.sasl_socket)
+                           and (not lmtp or os.path.exists(self.lmtp_socket)))
         self._timed("start_dovecot", t0)
 
     def doveadm(self, *args, timeout=30):
@@ -1363,9 +1780,12 @@ service auth {{
         require("opendkim", "opendkim-genkey", "openssl")
         ensure_port_free(self.ports["milter"])
         self.ensure_dkim_key()
-        open(self.maillog, "a").close()
-        # PITFALL: OpenDKIM only logs via syslog(3) -> provide /dev/log if missing
-        if self._devlog is None:
+        # PITFALL: OpenDKIM only logs via syslog(3) -> provide /dev/log if missing (not when our
+        # rsyslog, or any other syslog daemon, owns it: DevLogListener.start() leaves a live one alone)
+        log = self.syslog_maillog if self.pid("rsyslog") else self.maillog
+        if log == self.maillog:
+            open(self.maillog, "a").close()
+        if self._devlog is None and not self.pid("rsyslog"):
             self._devlog = DevLogListener(self.maillog)
             self._devlog.start()
         extra = ""
@@ -1395,9 +1815,116 @@ On-DNSError accept
         # loop (measured 2.3-4.7 s to exit); nothing to save in the lab, so
         # it gets SIGKILL after 1 s instead of stretching every teardown.
         self.start_process("opendkim", ["opendkim", "-f", "-x", self.opendkim_conf],
-                           logs=[self.maillog], timeout=timeout, stop_grace=1.0,
+                           logs=[log], timeout=timeout, stop_grace=1.0,
                            ready=lambda: port_listening(self.ports["milter"]))
         self._timed("start_opendkim", t0)
+
+    # --------------------------------------------------------------- rsyslog
+    def start_rsyslog(self, timeout=20):
+        """A real rsyslogd in the foreground (`rsyslogd -n -f conf -i pidfile`) owning /dev/log
+        (imuxsock's system socket), writing mail.* in Debian's traditional format
+        (RSYSLOG_TraditionalFileFormat: "Dec  4 02:10:55 host prog[pid]: msg") to self.syslog_maillog
+        and everything else to self.syslog_other.  Then Postfix without maillog_file
+        (start_postfix(syslog=True)), Dovecot with log_path = syslog (start_dovecot(syslog=True)) and
+        OpenDKIM log there.
+
+        /dev/log has one owner: our DevLogListener (start_opendkim without rsyslog) hands it over
+        (daemons connected to it reconnect on their next syslog(3) call: glibc retries a failed
+        send once after reopening); a live foreign listener (a real syslog daemon) is an error, not
+        something to replace.  stop_rsyslog() (and stop_all) removes /dev/log again."""
+        if self.pid("rsyslog"):
+            return
+        t0 = time.monotonic()
+        require("rsyslogd")
+        if self._devlog is not None and self._devlog.owned:
+            self._devlog.stop()
+            self._devlog = None
+        path = DevLogListener.PATH
+        if os.path.exists(path):
+            if DevLogListener._alive(path):
+                raise LabError("%s belongs to a running syslog daemon (not this lab's): stop it or run the "
+                               "rsyslog tests elsewhere" % path)
+            os.unlink(path)   # a dead socket left by a crashed run
+        d = _mkdir(self.rsyslog_dir, 0o755)
+        _mkdir(os.path.dirname(self.syslog_maillog), 0o755)
+        # RateLimit.Interval 0: imuxsock's per-process rate limit would drop lines of a busy daemon.
+        # Unlink on: rsyslogd removes /dev/log when it exits.
+        _write(self.rsyslog_conf, """\
+# lab rsyslog: Debian's traditional file format, mail.* in one file
+global(workDirectory="{d}")
+module(load="imuxsock" SysSock.Use="on" SysSock.Name="{sock}" SysSock.Unlink="on"
+       SysSock.RateLimit.Interval="0" SysSock.Annotate="off")
+module(load="builtin:omfile" Template="RSYSLOG_TraditionalFileFormat")
+mail.*                  action(type="omfile" file="{mail}")
+*.*;mail.none           action(type="omfile" file="{other}")
+""".format(d=d, sock=path, mail=self.syslog_maillog, other=self.syslog_other))
+        r = run(["rsyslogd", "-N1", "-f", self.rsyslog_conf], check=False)
+        if r.returncode != 0:
+            self._fail("rsyslogd -N1 (config check)", [], (r.stdout + r.stderr).decode(errors="replace"))
+        try:
+            os.unlink(self.rsyslog_pidfile)
+        except FileNotFoundError:
+            pass
+        open(self.syslog_other, "a").close()
+
+        def ready():
+            # its own "[origin software="rsyslogd" ...] start" (facility syslog) is written once the
+            # inputs run; /dev/log is bound before that
+            with open(self.syslog_other) as f:
+                return '] start' in f.read() and DevLogListener._alive(path)
+        self.start_process("rsyslog", ["rsyslogd", "-n", "-f", self.rsyslog_conf, "-i", self.rsyslog_pidfile],
+                           logs=[self.syslog_other], timeout=timeout, ready=ready)
+        self._timed("start_rsyslog", t0)
+
+    def stop_rsyslog(self):
+        """Stop rsyslogd (it flushes its files on SIGTERM) and make sure /dev/log is gone."""
+        self.stop_process("rsyslog")
+        self._remove_dead_devlog()
+
+    @staticmethod
+    def _remove_dead_devlog():
+        path = DevLogListener.PATH
+        if os.path.exists(path) and not DevLogListener._alive(path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def wait_syslog_flushed(self, timeout=20):
+        """Waits until rsyslog has written everything sent to /dev/log before this call: sends a
+        user.info marker (it goes to syslog_other, not to mail.log) and waits for it.  imuxsock
+        handles one socket in order, and the queue writes in order, so mail lines sent earlier are
+        in mail.log by then."""
+        if not self.pid("rsyslog"):
+            raise LabError("start_rsyslog() first")
+        marker = "lab-flush-%d" % time.monotonic_ns()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.sendto(("<14>lab-marker: %s" % marker).encode(), DevLogListener.PATH)
+        finally:
+            s.close()
+
+        def seen():
+            with open(self.syslog_other) as f:
+                return marker in f.read()
+        wait_until(seen, timeout, "rsyslog to write its flush marker", interval=0.05, logs=[self.syslog_other])
+
+    # ------------------------------------------------------- fake SMTP peer
+    def start_smtp_peer(self, rcpt_reply=None):
+        """A fake remote MX on 127.0.0.1:PORTS["peer"] (mail for PEER_DOMAIN is routed to it) that
+        answers every RCPT with `rcpt_reply` (default: a blocklist rejection, as a big provider
+        sends it).  A thread of this process; stop_all stops it."""
+        if self._peer is not None:
+            return self._peer
+        ensure_port_free(self.ports["peer"])
+        self._peer = FakeSmtpPeer(self.ports["peer"], rcpt_reply or FakeSmtpPeer.BLOCKED_REPLY)
+        self._peer.start()
+        return self._peer
+
+    def stop_smtp_peer(self):
+        if self._peer is not None:
+            self._peer.stop()
+            self._peer = None
 
     # ------------------------------------------------------------------- nsd
     def dkim_txt_record(self):
@@ -1701,6 +2228,10 @@ remote-control:
         if self._devlog is not None:
             self._devlog.stop()
             self._devlog = None
+        if self._peer is not None:
+            self._peer.stop()
+            self._peer = None
+        self._remove_dead_devlog()   # rsyslogd unlinks it on SIGTERM, not after SIGKILL
         # anything still referring to the root (daemons' grandchildren)
         self._kill_stale()
         self._timed("stop_all", t0)
@@ -1756,6 +2287,21 @@ def _http_get(url, timeout):
 
 def _http_post(url, timeout, data=b""):
     return _http(urllib.request.Request(url, data=data, method="POST"), timeout)
+
+
+def _imap_from(source_ip, port, timeout, ssl_context):
+    """imaplib.IMAP4 to 127.0.0.1:port from `source_ip` (another loopback address), after STARTTLS:
+    Dovecot counts only a client with rip == lip as secured, so without TLS LOGIN is refused
+    ("Plaintext authentication disallowed")."""
+    import imaplib
+
+    class IMAP4From(imaplib.IMAP4):
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout, source_address=(source_ip, 0))
+    m = IMAP4From("127.0.0.1", port, timeout=timeout)
+    m.host = MAIL_HOST   # the TLS server name imaplib checks
+    m.starttls(ssl_context=ssl_context)
+    return m
 
 
 # --------------------------------------------------------------------------
