@@ -50,7 +50,7 @@ LMTP_STATUSES = ("saved", "quota_exceeded", "failed")
 DKIM_RESULTS = ("pass", "fail", "none")
 DKIM_ERRORS = ("unknown_key", "key_retrieval", "other")
 PATTERNS = {  # the default patterns: name -> what a line must contain
-    "authentication_failure": re.compile(r"authentication failure"),
+    "authentication_failure": re.compile(r"authentication fail"),  # Postfix's "failed", PAM's "failure"
     "relay_access_denied": re.compile(r"Relay access denied"),
     "connect_refused": re.compile(r"connect to .*refused"),
     "tls_library_problem": re.compile(r"warning: TLS library problem"),
@@ -249,13 +249,13 @@ def expectations(mix, sources):
     for kind in DKIM_ERRORS:
         add("mailstack_opendkim_errors_total", dict(kind=kind), 0, "no key or DNS problem")
     # patterns and sources
-    why = {"authentication_failure": "Postfix says 'authentication failed', Dovecot 'Password mismatch': "
-                                     "the PAM/Cyrus wording never appears",
+    why = {"authentication_failure": "the 2 Postfix 'SASL PLAIN authentication failed' lines (the pattern is "
+                                     "'authentication fail': PAM's 'authentication failure' too)",
            "relay_access_denied": "the relay attempt's NOQUEUE line",
            "connect_refused": "the smtp(8) 'connect to ...: Connection refused' line AND the deferral's "
                               "status text '(connect to ...: Connection refused)'",
            "tls_library_problem": "no TLS error", "unknown_signing_key": "the key is configured"}
-    expect_pattern = {"relay_access_denied": 1, "connect_refused": 2}
+    expect_pattern = {"authentication_failure": 2, "relay_access_denied": 1, "connect_refused": 2}
     for name, rx in PATTERNS.items():
         add("mailstack_log_pattern_matches_total", dict(pattern=name), expect_pattern.get(name, 0), why[name], rx)
     for path, lines in sources.items():
