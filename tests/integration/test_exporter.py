@@ -53,14 +53,14 @@ collectors:
       - {{domain: example.test, mail_host: mail.example.test, ips: [127.0.0.1],
          dkim: [{{selector: mail, key_file: {dkim_key}}}]}}
     dnsbl: {{zones: [bl.test]}}
-  filesystem:
-    paths: [/, {fs}]
   logs:
     interval: 1s
     timeout: 500ms
     start_at: beginning
     sources:
       - file: {maillog}
+  filesystem:
+    paths: [/, {fs}]
 """
 
 
@@ -233,7 +233,7 @@ class ExporterTest(unittest.TestCase):
                  "reload_successful 0 after a bad SIGHUP reload")
             status, _, body = http("http://127.0.0.1:%d/-/reload" % PORT, method="POST")
             self.assertEqual(status, 500)
-            self.assertEqual(body, "failed to reload config: %s:30:5: collectors.filesystem.colour: unknown key "
+            self.assertEqual(body, "failed to reload config: %s:36:5: collectors.filesystem.colour: unknown key "
                                    "(allowed: paths, enabled, interval, timeout)\n" % CONFIG)
             m = scrape()
             self.assertEqual(sample(m, "mailstack_filesystem_size_bytes", path=FS), FS_SIZE)
