@@ -4,7 +4,7 @@
 // classify, count, patterns) and ParseFail2banLine. Invariants: no crash; the
 // prefilter counts exactly the lines the plain search matches; a fail2ban
 // jail lies inside its line; every line is counted once; the counters emit
-// only declared, well-formed samples.
+// only declared, well-formed samples (checked for one input in 16).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -80,6 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < patterns.size(); ++i) {
     if (counters.pattern_counts()[i] != expected[i]) __builtin_trap();
   }
+  // Writing out the ~1,100 zero-filled series costs a thousand times a line: one input in 16 (by size) does.
+  if (size % 16 != 0) return 0;
   const std::vector<MetricDesc> families = logs::LogFamilies();
   MetricSink sink(families);
   counters.Emit(sink);
